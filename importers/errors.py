@@ -1,0 +1,82 @@
+"""Typed import errors: each says what is wrong and what to do, in Vietnamese and English.
+
+Raised before anything is written (or inside the import's transaction, which then rolls
+back): an ``ImportFailed`` always means nothing reached the layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ImportFailed(Exception):
+    """Base class; ``code`` is stable for scripts and tests, the message is for people."""
+
+    code = "import_failed"
+
+    def __init__(self, vi: str, en: str, **details: Any) -> None:
+        self.vi, self.en, self.details = vi, en, details
+        super().__init__(f"{vi} / {en}")
+
+
+class UnknownLayerError(ImportFailed):
+    code = "unknown_layer"
+
+
+class UnsupportedFormat(ImportFailed):
+    code = "unsupported_format"
+
+
+class NotWhatItSays(ImportFailed):
+    code = "content_mismatch"
+
+
+class EmptySource(ImportFailed):
+    code = "empty_source"
+
+
+class MissingSidecar(ImportFailed):
+    code = "missing_sidecar"
+
+
+class UnsafeArchive(ImportFailed):
+    code = "unsafe_archive"
+
+
+class UnreadableSource(ImportFailed):
+    code = "unreadable_source"
+
+
+class FieldMapError(ImportFailed):
+    code = "field_map"
+
+
+class FieldTypeMismatch(ImportFailed):
+    code = "field_type_mismatch"
+
+
+class GeometryTypeMismatch(ImportFailed):
+    code = "geometry_type_mismatch"
+
+
+class MissingRequiredField(ImportFailed):
+    code = "missing_required_field"
+
+
+class MissingCoordinates(ImportFailed):
+    code = "missing_coordinates"
+
+
+class CRSNotDetected(ImportFailed):
+    code = "crs_not_detected"
+
+
+class FeaturesRejected(ImportFailed):
+    """Some features failed validation and ``--skip-invalid`` was not given; the report
+    (``details["report"]``) lists every one with its reasons."""
+
+    code = "features_rejected"
+
+
+class WriteFailed(ImportFailed):
+    code = "write_failed"

@@ -1,0 +1,338 @@
+"""Benchmark of /items (bbox, limit=100) against vanilla pygeoapi and the SQL ceiling.
+
+``python manage.py bench --only ogc_services [--quick]`` (``make bench``). For each table
+size it builds ``bench.points_<n>`` (server-side ``generate_series``, never the demo
+layers), starts our server (gunicorn ``ogc_services.bench_wsgi``, which registers a temporary
+layer in that process only) and vanilla pygeoapi (its Flask app, stock PostgreSQL provider,
+same gunicorn workers) on the same table, and measures with ``wrk`` at concurrency 1, 4, 16;
+the SQL ceiling is ``pgbench`` running the equivalent page query at the same concurrency.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+CONCURRENCY = (1, 4, 16)
+BBOX = (105.80, 21.55, 105.85, 21.60)  # ~0.16 % of the table's area
+GUNICORN = ["--workers", "2", "--threads", "4", "--worker-class", "gthread", "--timeout", "120"]
+
+
+def _say(options: dict[str, Any], text: str) -> None:
+    out = options.get("stdout")
+    (out.write if out else print)(text)
+
+
+def build_table(n: int) -> str:
+    table = f"points_{n}"
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'bench' AND tablename = %s", [table]
+        )
+        if cursor.fetchone()[0]:
+            cursor.execute(f"SELECT count(*) = %s FROM bench.{table}", [n])
+            if cursor.fetchone()[0]:
+                return table
+            cursor.execute(f"DROP TABLE bench.{table}")
+        x1, y1, x2, y2 = settings.IOC_PROVINCE_BBOX
+        cursor.execute(
+            f"""CREATE TABLE bench.{table} (
+                    id bigint PRIMARY KEY, name text NOT NULL, value integer NOT NULL,
+                    version integer NOT NULL DEFAULT 1, geom geometry(Point, 4326) NOT NULL)"""
+        )
+        cursor.execute("SELECT setseed(0.42)")
+        cursor.execute(
+            f"""INSERT INTO bench.{table} (id, name, value, geom)
+                SELECT i, 'điểm ' || i, (i * 7919) % 1000,
+                       ST_SetSRID(ST_MakePoint(%s + random() * %s, %s + random() * %s), 4326)
+                FROM generate_series(1, %s) AS i""",
+            [x1, x2 - x1, y1, y2 - y1, n],
+        )
+        cursor.execute(f"CREATE INDEX ON bench.{table} USING gist (geom)")
+        cursor.execute(f"ANALYZE bench.{table}")
+    return table
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    host = quote(str(db["HOST"]), safe="")
+    options = quote("-c search_path=bench,public", safe="")
+    return (
+        f"postgis://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{db['PORT']}/{db['NAME']}"
+        f"?options={options}"
+    )
+
+
+def _start(args: list[str], env: dict[str, str], probe: str, log: Path) -> subprocess.Popen:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            *args,
+            "--bind",
+            f"127.0.0.1:{port}",
+            *GUNICORN,
+        ],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(process.url + probe, timeout=60).read()  # type: ignore[attr-defined]  # noqa: S310
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(
+                    f"server did not start, see {log}:\n{log.read_text()[-2000:]}"
+                ) from None
+            time.sleep(0.5)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _vanilla_config(tmp: Path, table: str) -> tuple[Path, Path]:
+    db = settings.DATABASES["default"]
+    config = f"""
+server:
+  bind: {{host: 127.0.0.1, port: 5000}}
+  url: http://127.0.0.1:5000
+  mimetype: application/json; charset=UTF-8
+  encoding: utf-8
+  languages: [en-US]
+  limits: {{default_items: 10, max_items: 10000}}
+  map: {{url: https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png, attribution: OSM}}
+logging: {{level: ERROR}}
+metadata:
+  identification: {{title: bench, description: bench, keywords: [bench], keywords_type: theme,
+                    terms_of_service: https://example.org, url: https://example.org}}
+  license: {{name: CC-BY 4.0, url: https://creativecommons.org/licenses/by/4.0/}}
+  provider: {{name: bench, url: https://example.org}}
+  contact: {{name: bench, position: bench, address: x, city: x, stateorprovince: x,
+             postalcode: x, country: x, phone: x, fax: x, email: x@example.org, url: x,
+             hours: x, instructions: x, role: pointOfContact}}
+resources:
+  bench_points:
+    type: collection
+    title: bench
+    description: bench
+    keywords: [bench]
+    extents:
+      spatial: {{bbox: [105.2, 21.3, 106.3, 22.75], crs: http://www.opengis.net/def/crs/OGC/1.3/CRS84}}
+    providers:
+      - type: feature
+        name: PostgreSQL
+        data:
+          host: {db["HOST"]}
+          port: {db["PORT"]}
+          dbname: {db["NAME"]}
+          user: {db["USER"]}
+          password: "{db.get("PASSWORD") or ""}"
+          search_path: [bench, public]
+        id_field: id
+        table: {table}
+        geom_field: geom
+"""
+    cfg = tmp / "pygeoapi.yml"
+    cfg.write_text(config)
+    oas = tmp / "openapi.yml"
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "pygeoapi"),
+            "openapi",
+            "generate",
+            str(cfg),
+            "--output-file",
+            str(oas),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYGEOAPI_CONFIG": str(cfg)},
+    )
+    return cfg, oas
+
+
+def _wrk(url: str, concurrency: int, seconds: int) -> dict[str, float]:
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(concurrency, 2)}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def _page_sql(table: str) -> str:
+    x1, y1, x2, y2 = BBOX
+    return (
+        "SELECT json_build_object('type', 'Feature', 'id', t.id, 'geometry', "
+        "ST_AsGeoJSON(t.geom, 8, 0)::json, 'properties', json_build_object('name', t.name, "
+        "'value', t.value))::text "
+        f"FROM (SELECT * FROM bench.{table} WHERE ST_Intersects(geom, "
+        f"ST_MakeEnvelope({x1}, {y1}, {x2}, {y2}, 4326)) ORDER BY id LIMIT 100 OFFSET 0) t "
+        "ORDER BY t.id;\n"
+    )
+
+
+def _pgbench(table: str, concurrency: int, seconds: int, tmp: Path) -> dict[str, float]:
+    db = settings.DATABASES["default"]
+    script = tmp / f"page_{table}.sql"
+    script.write_text(_page_sql(table))
+    logdir = tmp / f"pgbench_{table}_{concurrency}"
+    shutil.rmtree(logdir, ignore_errors=True)
+    logdir.mkdir()
+    result = subprocess.run(
+        [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(concurrency),
+            "-j",
+            str(min(concurrency, 2)),
+            "-T",
+            str(seconds),
+            "-f",
+            str(script),
+            "-l",
+            "--log-prefix",
+            str(logdir / "log"),
+            "-h",
+            str(db["HOST"]),
+            "-p",
+            str(db["PORT"]),
+            "-U",
+            db["USER"],
+            db["NAME"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
+    latencies = sorted(
+        int(line.split()[2]) / 1000
+        for path in logdir.iterdir()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    )
+    return {
+        "rps": tps,
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "errors": 0,
+    }
+
+
+def run(options: dict[str, Any]) -> str:
+    quick = options.get("quick")
+    sizes = (10_000, 100_000) if quick else (100_000, 1_000_000)
+    seconds = 3 if quick else 10
+    rows: list[str] = []
+    tmp = Path(tempfile.mkdtemp(prefix="ogc-bench-"))
+    x1, y1, x2, y2 = BBOX
+    query = f"bbox={x1},{y1},{x2},{y2}&limit=100&f=json"
+    try:
+        for n in sizes:
+            _say(options, f"  building bench.points_{n} …")
+            table = build_table(n)
+            ours = _start(
+                ["ogc_services.bench_wsgi:application"],
+                {"DATABASE_URL": _database_url(), "IOC_BENCH_TABLE": table},
+                f"/ogc/collections/bench_points/items?{query}",
+                tmp / f"ours_{n}.log",
+            )
+            cfg, oas = _vanilla_config(tmp, table)
+            vanilla = _start(
+                ["pygeoapi.flask_app:APP"],
+                {"PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)},
+                f"/collections/bench_points/items?{query}",
+                tmp / f"vanilla_{n}.log",
+            )
+            try:
+                for c in CONCURRENCY:
+                    _say(options, f"  n={n:,} c={c}: ours, vanilla pygeoapi, pgbench …")
+                    a = _wrk(f"{ours.url}/ogc/collections/bench_points/items?{query}", c, seconds)  # type: ignore[attr-defined]
+                    b = _wrk(f"{vanilla.url}/collections/bench_points/items?{query}", c, seconds)  # type: ignore[attr-defined]
+                    s = _pgbench(table, c, seconds, tmp)
+                    rows.append(
+                        f"| {n:,} | {c} | {a['rps']:.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
+                        f"| {b['rps']:.0f} | {b['p50']:.1f} | {b['p99']:.1f} "
+                        f"| {s['rps']:.0f} | {s['p50']:.1f} | {s['p99']:.1f} "
+                        f"| **{a['rps'] / b['rps']:.1f}×** | **{a['rps'] / s['rps']:.2f}×** "
+                        f"| {a['errors']}/{b['errors']} |"
+                    )
+            finally:
+                _stop(ours)
+                _stop(vanilla)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    header = (
+        "## OGC API Features /items (ogc_services)\n\n"
+        f"`GET /items?bbox={x1},{y1},{x2},{y2}&limit=100` (GeoJSON) on `bench.points_<n>` "
+        "(random points over the province, GiST index). Ours: gunicorn "
+        f"`{' '.join(GUNICORN)}` on `ogc_services.bench_wsgi`; vanilla: pygeoapi "
+        "0.24 Flask app with its stock `PostgreSQL` provider, same gunicorn settings, same table; "
+        "SQL ceiling: `pgbench -M prepared` running the equivalent page query (no HTTP). "
+        f"wrk / pgbench {seconds} s per cell{' (--quick)' if quick else ''}. "
+        "Goals: ≥ 3× vanilla, ≥ 0.5× SQL ceiling, latency flat from the smaller to the larger "
+        "table.\n\n"
+        "| rows | conc. | ours req/s | p50 ms | p99 ms | vanilla req/s | p50 ms | p99 ms "
+        "| SQL req/s | p50 ms | p99 ms | ours/vanilla | ours/SQL | non-2xx ours/vanilla |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    return header + "\n".join(rows) + "\n"

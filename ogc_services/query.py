@@ -1,0 +1,358 @@
+"""The feature query engine: OGC API parameters → one parameterised PostGIS statement.
+
+GeoJSON is written by PostgreSQL itself (``json_build_object`` + ``ST_AsGeoJSON`` on the
+page only), so a page of 100 features costs one round trip and no Python per feature.
+Filters are built as a Django ``Q`` on the layer's queryset (the layer's own row filter,
+bbox, datetime, property equality, CQL2) and compiled to SQL by Django, so every value is a
+bound parameter. Names (properties, sort keys) come only from the registry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.gis.geos import Polygon
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from geo import crs as crs_registry
+from layers.registry import FeatureLayer
+from ogc_services import cql
+from ogc_services.errors import bad_request
+
+# Parameters /items understands; anything else must be a queryable property.
+ITEMS_PARAMS = {
+    "f",
+    "lang",
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "properties",
+    "sortby",
+    "skipGeometry",
+    "crs",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+}
+ITEM_PARAMS = {"f", "lang", "crs", "properties", "skipGeometry"}
+
+
+def qn(name: str) -> str:
+    """Quote an identifier that comes from the registry/model (never from the request)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def served_crs(identifier: str | None, param: str = "crs") -> crs_registry.CRSDef:
+    if not identifier:
+        return crs_registry.lookup("OGC:CRS84")
+    try:
+        found = crs_registry.lookup(identifier)
+    except (crs_registry.UnknownCRS, ValueError):
+        found = None
+    if found is None or found.code not in crs_registry.SERVED_CRS:
+        raise bad_request(
+            f"Hệ toạ độ không hỗ trợ / Unsupported {param}: {identifier!r}. "
+            f"Hỗ trợ / supported: {', '.join(crs_registry.SERVED_CRS)}"
+        )
+    return found
+
+
+GEOMETRY_TYPES = {
+    "POINT": "Point",
+    "MULTIPOINT": "MultiPoint",
+    "LINESTRING": "LineString",
+    "MULTILINESTRING": "MultiLineString",
+    "POLYGON": "Polygon",
+    "MULTIPOLYGON": "MultiPolygon",
+}
+
+
+def geometry_type(layer: FeatureLayer) -> str:
+    """The layer's GeoJSON geometry type ("Point", "MultiPolygon" …; "Geometry" if mixed)."""
+    return GEOMETRY_TYPES.get(str(layer.geometry_type).upper(), "Geometry")
+
+
+def queryable_fields(layer: FeatureLayer, visible: tuple[str, ...]) -> dict[str, Any]:
+    """Visible attribute name → model field (only concrete, local columns)."""
+    fields = {}
+    for name in visible:
+        model_field = layer.model._meta.get_field(name)
+        if getattr(model_field, "concrete", False) and name != layer.geometry_field:
+            fields[name] = model_field
+    return fields
+
+
+@dataclass
+class ItemsQuery:
+    layer: FeatureLayer
+    fields: dict[str, Any]  # name → model field, in output order
+    crs: crs_registry.CRSDef
+    q: Q = field(default_factory=Q)
+    limit: int = 10
+    offset: int = 0
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
+    skip_geometry: bool = False
+
+
+def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"{name} phải là số nguyên / {name} must be an integer") from None
+    if value < low:
+        raise bad_request(f"{name} phải ≥ {low} / {name} must be ≥ {low}")
+    return min(value, high)
+
+
+def _bool(params: Mapping[str, str], name: str) -> bool:
+    raw = (params.get(name) or "false").lower()
+    if raw not in {"true", "false", "1", "0"}:
+        raise bad_request(f"{name} phải là true/false / {name} must be true or false")
+    return raw in {"true", "1"}
+
+
+def _bbox_q(layer: FeatureLayer, raw: str, bbox_crs: crs_registry.CRSDef) -> Q:
+    try:
+        numbers = [float(v) for v in raw.split(",")]
+    except ValueError:
+        raise bad_request("bbox phải là các số / bbox must be numbers") from None
+    if len(numbers) not in (4, 6) or not all(math.isfinite(v) for v in numbers):
+        raise bad_request("bbox phải có 4 hoặc 6 số / bbox must have 4 or 6 numbers")
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    x1, y1, x2, y2 = numbers
+    if not bbox_crs.axis_lonlat:  # EPSG:4326 / EPSG:4756 order is lat, lon
+        x1, y1, x2, y2 = y1, x1, y2, x2
+    if bbox_crs.pyproj().is_geographic:
+        if not (-90 <= y1 <= 90 and -90 <= y2 <= 90 and -180 <= x1 <= 180 and -180 <= x2 <= 180):
+            raise bad_request("bbox ngoài phạm vi / bbox out of range")
+    if y1 > y2:
+        raise bad_request("bbox: cạnh dưới lớn hơn cạnh trên / bbox: lower > upper")
+    if bbox_crs.code != "OGC:CRS84":
+        tr = crs_registry.transformer(bbox_crs.code, "OGC:CRS84")
+        try:
+            x1, y1, x2, y2 = tr.transform_bounds(x1, y1, x2, y2, densify_pts=21)
+        except Exception:  # noqa: BLE001 — pyproj raises ProjError for unprojectable boxes
+            raise bad_request(
+                "bbox không chuyển được hệ toạ độ / bbox cannot be transformed"
+            ) from None
+        if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+            raise bad_request("bbox không chuyển được hệ toạ độ / bbox cannot be transformed")
+    if x1 > x2:  # crosses the antimeridian: not in this province
+        return Q(pk__in=[])
+    return Q(**{f"{layer.geometry_field}__intersects": Polygon.from_bbox((x1, y1, x2, y2))})
+
+
+def _instant(text: str, end: bool) -> datetime:
+    value = parse_datetime(text)
+    if value is None:
+        day = parse_date(text)
+        if day is None:
+            raise ValueError(text)
+        value = datetime.combine(day, time.max if end else time.min)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    return value
+
+
+def _datetime_q(layer: FeatureLayer, raw: str) -> Q:
+    if not layer.temporal_field:
+        return Q()  # the collection has no time dimension: the parameter does not apply
+    name = layer.temporal_field
+    try:
+        if "/" in raw:
+            start, _, end = raw.partition("/")
+            q = Q()
+            if start not in ("", ".."):
+                q &= Q(**{f"{name}__gte": _instant(start, end=False)})
+            if end not in ("", ".."):
+                q &= Q(**{f"{name}__lte": _instant(end, end=True)})
+            return q
+        if parse_datetime(raw) is None:  # a day: the whole day
+            return Q(**{f"{name}__gte": _instant(raw, False), f"{name}__lte": _instant(raw, True)})
+        return Q(**{name: _instant(raw, end=False)})
+    except (ValueError, OverflowError):
+        raise bad_request(
+            "datetime phải theo RFC 3339 hoặc khoảng a/b / datetime must be RFC 3339 or an interval"
+        ) from None
+
+
+def parse_items(
+    layer: FeatureLayer, visible: tuple[str, ...], params: Mapping[str, str]
+) -> ItemsQuery:
+    """Validate /items parameters for a caller who may see ``visible`` attributes."""
+    queryable = queryable_fields(layer, visible)
+    unknown = sorted(set(params) - ITEMS_PARAMS - set(queryable))
+    if unknown:
+        raise bad_request(f"Tham số không hỗ trợ / Unknown parameter(s): {', '.join(unknown)}")
+    query = ItemsQuery(layer=layer, fields=dict(queryable), crs=served_crs(params.get("crs")))
+    query.limit = _int(params, "limit", settings.OGC_DEFAULT_LIMIT, 1, settings.OGC_MAX_LIMIT)
+    query.offset = _int(params, "offset", 0, 0, 10**9)
+    query.skip_geometry = _bool(params, "skipGeometry")
+    q = Q()
+    if params.get("bbox"):
+        q &= _bbox_q(layer, params["bbox"], served_crs(params.get("bbox-crs"), "bbox-crs"))
+    elif params.get("bbox-crs"):
+        served_crs(params["bbox-crs"], "bbox-crs")
+    if params.get("datetime"):
+        q &= _datetime_q(layer, params["datetime"])
+    for name in sorted(set(params) & set(queryable)):
+        model_field = queryable[name]
+        try:
+            value = model_field.to_python(params[name])
+        except ValidationError:
+            raise bad_request(f"Giá trị không hợp lệ cho / Invalid value for {name}") from None
+        q &= Q(**{name: value})
+    if params.get("filter"):
+        tree = cql.parse(params["filter"], params.get("filter-lang"))
+        filter_crs = served_crs(params.get("filter-crs"), "filter-crs")
+        q &= cql.to_q(tree, {name: name for name in queryable}, filter_crs)
+    elif params.get("filter-lang") and params["filter-lang"] not in ("cql2-text", "cql2-json"):
+        raise bad_request(
+            f"filter-lang không hỗ trợ / Unsupported filter-lang: {params['filter-lang']!r}"
+        )
+    query.q = q
+    if "properties" in params:
+        wanted = [p.strip() for p in params["properties"].split(",") if p.strip()]
+        bad = [p for p in wanted if p not in queryable]
+        if bad:
+            raise bad_request(f"Thuộc tính không có / Unknown properties: {', '.join(bad)}")
+        query.fields = {name: queryable[name] for name in wanted}
+    if params.get("sortby"):
+        for key in params["sortby"].split(","):
+            key = key.strip()
+            descending = key.startswith("-")
+            name = key.lstrip("+-").strip()
+            if name not in queryable and name != "id":
+                raise bad_request(f"Không sắp xếp được theo / Cannot sort by: {name!r}")
+            column = "id" if name == "id" else queryable[name].column
+            query.sort.append((column, descending))
+    return query
+
+
+# --- SQL ---
+def _where(layer: FeatureLayer, q: Q) -> tuple[str, list[Any]]:
+    qs = layer.queryset().filter(q)
+    compiler = qs.query.get_compiler(using=qs.db)
+    try:
+        sql, params = compiler.compile(qs.query.where)
+    except FullResultSet:
+        return "TRUE", []
+    except EmptyResultSet:
+        return "FALSE", []
+    return sql or "TRUE", list(params)
+
+
+def geometry_sql(column: str, crs: crs_registry.CRSDef) -> str:
+    expr = column
+    if crs.srid != 4326:
+        expr = f"ST_Transform({expr}, {int(crs.srid)})"
+    if not crs.axis_lonlat:
+        expr = f"ST_FlipCoordinates({expr})"
+    digits = 8 if crs.pyproj().is_geographic else 3
+    return f"ST_AsGeoJSON({expr}, {digits}, 0)::json"
+
+
+def feature_sql(
+    layer: FeatureLayer, fields: Mapping[str, Any], crs, skip_geometry: bool, alias: str
+) -> str:
+    """The SQL expression of one GeoJSON feature of row ``alias``."""
+    pairs = ", ".join(f"'{name}', {alias}.{qn(f.column)}" for name, f in fields.items())
+    geom = (
+        "NULL"
+        if skip_geometry
+        else geometry_sql(
+            f"{alias}.{qn(layer.model._meta.get_field(layer.geometry_field).column)}", crs
+        )
+    )
+    return (
+        f"json_build_object('type', 'Feature', 'id', {alias}.\"id\", 'geometry', {geom}, "
+        f"'properties', json_build_object({pairs}))"
+    )
+
+
+def fetch_page(query: ItemsQuery) -> tuple[list[str], int | None]:
+    """(features as GeoJSON text, numberMatched or None when it would be expensive)."""
+    layer = query.layer
+    table = qn(layer.table)
+    where, params = _where(layer, query.q)
+    order = ", ".join(
+        f"{table}.{qn(col)} {'DESC' if desc else 'ASC'} NULLS LAST" for col, desc in query.sort
+    )
+    order = f'{order}, {table}."id"' if order else f'{table}."id"'
+    outer_order = order.replace(f"{table}.", "t.")
+    sql = (
+        f"SELECT {feature_sql(layer, query.fields, query.crs, query.skip_geometry, 't')}::text "
+        f"FROM (SELECT * FROM {table} WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) t "
+        f"ORDER BY {outer_order}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, query.limit, query.offset])
+        rows = [row[0] for row in cursor.fetchall()]
+        returned = len(rows)
+        if returned < query.limit and (returned > 0 or query.offset == 0):
+            return rows, query.offset + returned  # the last page: exact for free
+        cap = settings.OGC_COUNT_LIMIT
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) s",
+            [*params, cap + 1],
+        )
+        matched = cursor.fetchone()[0]
+    return rows, (matched if matched <= cap else None)
+
+
+def fetch_feature(
+    layer: FeatureLayer, fields: Mapping[str, Any], crs, pk: Any, skip_geometry: bool = False
+) -> tuple[str, int] | None:
+    """(GeoJSON text, version) of one feature of the layer, or None."""
+    table = qn(layer.table)
+    where, params = _where(layer, Q(pk=pk))
+    sql = (
+        f'SELECT {feature_sql(layer, fields, crs, skip_geometry, table)}::text, {table}."version" '
+        f"FROM {table} WHERE {where}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def parse_pk(raw: str) -> int | None:
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
+def extent(layer: FeatureLayer) -> list[float] | None:
+    where, params = _where(layer, Q())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            f"(SELECT ST_Extent({qn(layer.geometry_field)}) e FROM {qn(layer.table)} "
+            f"WHERE {where}) s",
+            params,
+        )
+        row = cursor.fetchone()
+    if not row or row[0] is None:
+        return None
+    return [round(v, 6) for v in row]
+
+
+def now_stamp() -> str:
+    return timezone.now().replace(microsecond=0).isoformat().replace("+00:00", "Z")

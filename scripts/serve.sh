@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Start the background processes listed in ./Procfile, print the URLs, then exec gunicorn.
+# Ctrl-C (or any exit of gunicorn) also stops the background processes: each one runs under
+# a small watchdog that polls this script's PID, which gunicorn keeps after `exec`.
+#
+#   IOC_HOST (127.0.0.1)  IOC_PORT (8000)  IOC_WORKERS (2*cores+1, at most 8)
+#   IOC_DEMO=1            also print the demo admin credentials
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+HOST=${IOC_HOST:-127.0.0.1}
+PORT=${IOC_PORT:-8000}
+cores=$(nproc 2>/dev/null || echo 1)
+WORKERS=${IOC_WORKERS:-$((2 * cores + 1 > 8 ? 8 : 2 * cores + 1))}
+SERVER_PID=$$
+
+# start_background NAME COMMAND: run COMMAND until the server goes away, restarting it if it
+# exits. Non-interactive bash starts background jobs with SIGINT ignored, so Ctrl-C reaches
+# only gunicorn; the watchdog then sends SIGTERM to the command within a second.
+start_background() {
+  local name=$1 cmd=$2
+  (
+    child=
+    trap 'if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; wait "$child"; fi; exit 0' TERM
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+      bash -c "exec $cmd" > >(sed -u "s/^/[$name] /") 2>&1 &
+      child=$!
+      while kill -0 "$child" 2>/dev/null; do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+          kill -TERM "$child" 2>/dev/null
+          wait "$child" 2>/dev/null || true
+          exit 0
+        fi
+        sleep 1
+      done
+      rc=0
+      wait "$child" || rc=$?
+      child=
+      kill -0 "$SERVER_PID" 2>/dev/null || exit 0
+      echo "[$name] exited with status $rc; restarting in 2 s" >&2
+      sleep 2
+    done
+  ) &
+  echo "==> started $name: $cmd"
+}
+
+if [[ -f Procfile ]]; then
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%%#*}
+    [[ $line =~ ^[[:space:]]*([A-Za-z0-9_-]+):[[:space:]]*(.*[^[:space:]])[[:space:]]*$ ]] || continue
+    start_background "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+  done <Procfile
+fi
+
+base="http://$HOST:$PORT"
+echo
+echo "  IOC spatial platform"
+echo "    site     $base/"
+echo "    admin    $base/admin/"
+echo "    health   $base/healthz"
+echo "    layers   $base/api/layers"
+echo "    OGC API  $base/ogc"
+if [[ ${IOC_DEMO:-0} == 1 ]]; then
+  pw_file=var/secrets/demo_admin_password
+  if [[ -r $pw_file ]]; then
+    echo "    demo login: admin / $(cat "$pw_file")"
+  else
+    echo "    demo login: admin / (no $pw_file yet: run .venv/bin/python manage.py load_demo)"
+  fi
+fi
+echo "  $WORKERS workers x 4 threads; Ctrl-C stops the server and background processes"
+echo
+
+exec .venv/bin/gunicorn geo.wsgi:application \
+  --bind "$HOST:$PORT" \
+  --workers "$WORKERS" \
+  --worker-class gthread \
+  --threads 4 \
+  --timeout 60 \
+  --graceful-timeout 10 \
+  --access-logfile - \
+  --error-logfile - \
+  --no-control-socket

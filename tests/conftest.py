@@ -1,0 +1,171 @@
+"""Test fixtures: one real PostGIS test database, migrated and loaded with the demo data once.
+
+Tests run in transactions rolled back after each test (pytest-django's ``db``), or, where a
+real commit is needed (LISTEN/NOTIFY, other database roles, live servers), with
+``transactional_db`` and clean-up of what they wrote.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database gets the Thái Nguyên demo data once per session."""
+    with django_db_blocker.unblock():
+        call_command("load_demo", verbosity=0)
+    yield
+
+
+@pytest.fixture
+def users(request):
+    """Accounts for each role: anonymous is None; the demo groups give the permissions.
+
+    Inside a rolled-back ``db`` test by default; committed (and deleted afterwards) when the
+    test also uses ``committed``.
+    """
+    from django.contrib.auth.models import Group, User
+
+    committing = "committed" in request.fixturenames
+    request.getfixturevalue("committed" if committing else "db")
+    made = {}
+    for name, group, staff in [
+        ("viewer", None, False),
+        ("staffer", None, True),
+        ("operator", "Vận hành IOC", True),
+        ("editor", "Biên tập GIS", True),
+    ]:
+        user = User.objects.create_user(f"t_{name}", password="pw-test-123!", is_staff=staff)
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        made[name] = user
+    made["admin"] = User.objects.create_superuser("t_admin", password="pw-test-123!")
+    yield made
+    if committing:
+        User.objects.filter(pk__in=[u.pk for u in made.values()]).delete()
+
+
+# --- Real commits ------------------------------------------------------------------------------
+# Never use pytest-django's ``transactional_db``/``live_server`` here: they TRUNCATE every
+# table after the test and would wipe the session's demo data. Use ``committed`` and
+# ``live_url`` instead.
+def _feature_tables() -> list[str]:
+    from layers.models import FeatureHistory, FieldReportStatusChange
+    from layers.registry import registry
+
+    # Children first so deletes don't trip foreign keys; history last (deletes write history).
+    tables = [FieldReportStatusChange._meta.db_table]
+    tables += [model._meta.db_table for model in reversed(list(registry.models()))]
+    return [*tables, FeatureHistory._meta.db_table]
+
+
+@pytest.fixture
+def committed(django_db_setup, django_db_blocker):
+    """Autocommit database access; rows a test inserts are deleted afterwards.
+
+    Tests that change pre-existing demo rows must restore them themselves.
+    """
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        marks = {}
+        with connection.cursor() as cursor:
+            for table in _feature_tables():
+                cursor.execute(f'SELECT coalesce(max(id), 0) FROM "{table}"')
+                marks[table] = cursor.fetchone()[0]
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                for table, mark in marks.items():
+                    cursor.execute(f'DELETE FROM "{table}" WHERE id > %s', [mark])
+                # The deletes above wrote history rows of their own.
+                history = _feature_tables()[-1]
+                cursor.execute(f'DELETE FROM "{history}" WHERE id > %s', [marks[history]])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL for subprocesses (servers, commands)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    host = str(db["HOST"]).replace("/", "%2F")
+    return f"postgis://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{db['PORT']}/{db['NAME']}"
+
+
+def start_server(env: dict[str, str], log_path) -> tuple[str, object]:
+    """Start gunicorn (as `make run` serves the platform) and wait until it answers."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from django.conf import settings
+
+    port = _free_port()
+    bindir = Path(sys.executable).parent
+    process = subprocess.Popen(
+        [
+            str(bindir / "gunicorn"),
+            "geo.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "120",
+            "--no-control-socket",
+        ],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        stdout=open(log_path, "w"),  # noqa: SIM115  (the server owns it until it ends)
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=5).read()
+            return url, process
+        except urllib.error.HTTPError:  # it answered (e.g. 503): it is up
+            return url, process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                tail = Path(log_path).read_text()[-3000:]
+                raise RuntimeError(f"server did not start; {log_path}:\n{tail}") from None
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def live_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
+    """The real server (gunicorn) on the test database.
+
+    It sees committed data only: combine with ``committed`` for data a test creates.
+    """
+    env = {
+        "DATABASE_URL": database_url(),
+        "IOC_TILE_CACHE_DIR": str(tmp_path_factory.mktemp("tile-cache")),
+    }
+    url, process = start_server(env, tmp_path_factory.mktemp("live") / "gunicorn.log")
+    with django_db_blocker.unblock():
+        yield url
+    process.terminate()
+    process.wait(timeout=20)

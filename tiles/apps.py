@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class TilesConfig(AppConfig):
+    name = "tiles"
+    verbose_name = "Tiles"
+
+    def ready(self) -> None:
+        from tiles import raster
+
+        raster.register_dem_layers()

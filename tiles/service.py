@@ -1,0 +1,112 @@
+"""Getting a vector tile for a caller: access, audience, cache, rendering.
+
+Views, the seeder and the benchmark all come through ``get_tile``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from layers.registry import Access, FeatureLayer, UnknownLayer, registry
+from tiles import mvt
+from tiles.cache import TileCacheBase, get_cache
+
+
+class TileNotFound(LookupError):
+    """Unknown layer, or one the caller may not see (both answer 404: no existence leak)."""
+
+
+def resolve_layers(key: str, user) -> list[FeatureLayer]:
+    """Layer ids joined by commas → the layers, each visible to ``user`` and tiled."""
+    if key.startswith("{") and key.endswith("}"):  # /tiles/{a,b,c}/… (URL-template style)
+        key = key[1:-1]
+    ids = key.split(",")
+    if not ids or len(ids) != len(set(ids)) or len(ids) > 32:
+        raise TileNotFound(key)
+    layers = []
+    for layer_id in ids:
+        try:
+            layer = registry.get(layer_id)
+        except UnknownLayer:
+            raise TileNotFound(layer_id) from None
+        if not (isinstance(layer, FeatureLayer) and layer.supports_vector_tiles):
+            raise TileNotFound(layer_id)
+        if not layer.can_view(user):
+            raise TileNotFound(layer_id)
+        layers.append(layer)
+    return layers
+
+
+def canonical_key(layers: list[FeatureLayer]) -> str:
+    """Combined keys in registry order, so a,b and b,a share one cache entry."""
+    order = {layer_id: i for i, layer_id in enumerate(registry.ids())}
+    return ",".join(sorted((layer.id for layer in layers), key=order.__getitem__))
+
+
+def layer_audience(layer: FeatureLayer, user) -> str:
+    if layer.restricted_fields and layer.can_view_restricted_fields(user):
+        return "full"
+    return "public"
+
+
+def audience(layers: list[FeatureLayer], user) -> str:
+    """Which attribute set the caller gets: ``public``, ``full`` or a mix per layer."""
+    per_layer = [layer_audience(layer, user) for layer in layers]
+    with_private = [a for a, layer in zip(per_layer, layers) if layer.restricted_fields]
+    if all(a == "public" for a in with_private):
+        return "public"
+    if all(a == "full" for a in with_private):
+        return "full"
+    return "mix-" + "".join(a[0] for a in per_layer)
+
+
+def is_public(layers: list[FeatureLayer], audience_name: str) -> bool:
+    """May shared caches (browsers of other people, proxies) keep this tile?"""
+    return audience_name == "public" and all(layer.access == Access.PUBLIC for layer in layers)
+
+
+def etag_of(data: bytes) -> str:
+    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+
+
+@dataclass
+class Tile:
+    data: bytes
+    etag: str
+    hit: bool
+    public: bool
+    key: str
+    audience: str
+
+
+def render(layers: list[FeatureLayer], user_fields: dict[str, tuple[str, ...]], z, x, y) -> bytes:
+    specs = []
+    for layer in layers:
+        specs.extend(mvt.specs_for(layer, user_fields[layer.id]))
+    return mvt.render_specs(specs, z, x, y)
+
+
+def get_tile(
+    key: str, user, z: int, x: int, y: int, *, cache: TileCacheBase | None = None
+) -> Tile:
+    """The tile for this caller, from the cache or rendered (and then cached).
+
+    Raises ``TileNotFound`` (→ 404) and ``ValueError`` for an address off the grid (→ 400).
+    """
+    layers = resolve_layers(key, user)
+    mvt.check_tile_address(z, x, y)
+    cache = cache or get_cache()
+    key = canonical_key(layers)
+    aud = audience(layers, user)
+    public = is_public(layers, aud)
+    data = cache.load(key, aud, z, x, y)
+    if data is not None:
+        return Tile(data, etag_of(data), True, public, key, aud)
+    epochs = [cache.epoch(layer.id) for layer in layers]
+    data = render(layers, {layer.id: layer.fields_for(user) for layer in layers}, z, x, y)
+    cache.store(key, aud, z, x, y, data)
+    # An invalidation of these layers while we rendered: our snapshot may predate that edit.
+    if [cache.epoch(layer.id) for layer in layers] != epochs:
+        cache.remove(key, aud, z, x, y)
+    return Tile(data, etag_of(data), False, public, key, aud)

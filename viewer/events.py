@@ -1,0 +1,101 @@
+"""Live map updates as server-sent events, fed by the database's change notifications.
+
+Each stream holds its own PostgreSQL connection that ``LISTEN``s on settings.IOC_CHANGE_CHANNEL
+(``NOTIFY`` fires after commit, from any client: the app, QGIS, psql). Events carry the
+history id as their SSE id, so a browser that reconnects (``Last-Event-ID``) first catches up
+from ``layers_featurehistory`` and loses nothing. A stream is bounded — a heartbeat comment
+every VIEWER_SSE_HEARTBEAT s and an end after VIEWER_SSE_LIFETIME s — because with gunicorn's
+gthread workers every open stream holds a thread. Only layers the caller may see are forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import psycopg
+from django.conf import settings
+from django.db import connection
+from psycopg import sql
+
+from layers.models import FeatureHistory
+from layers.registry import registry
+
+CATCH_UP_LIMIT = 1000
+
+
+def _conninfo() -> dict:
+    # The live connection's settings (under tests they name the test database).
+    db = connection.settings_dict
+    info = {
+        "dbname": db["NAME"],
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "connect_timeout": 5,
+        "application_name": "ioc-viewer-events",
+    }
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def _event(payload: dict) -> str:
+    data = {
+        "layer": payload.get("layer"),
+        "old_layer": payload.get("old_layer"),
+        "id": payload.get("id"),
+        "op": payload.get("op"),
+        "version": payload.get("version"),
+        "history_id": payload.get("history_id"),
+        "old_bbox": payload.get("old_bbox"),
+        "new_bbox": payload.get("new_bbox"),
+    }
+    head = f"id: {data['history_id']}\n" if data["history_id"] is not None else ""
+    return f"{head}event: change\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def stream(user, last_event_id: int | None = None) -> Iterator[str]:
+    """The SSE body: catch-up since ``last_event_id``, then live changes, then a clean end."""
+    visible = {layer.id for layer in registry.visible_to(user)}
+    heartbeat = settings.VIEWER_SSE_HEARTBEAT
+    deadline = time.monotonic() + settings.VIEWER_SSE_LIFETIME
+    conn = psycopg.connect(**_conninfo(), autocommit=True)
+    try:
+        # LISTEN before reading the catch-up rows, so nothing falls between the two.
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(settings.IOC_CHANGE_CHANNEL)))
+        yield f"retry: 2000\n: {len(visible)} layers\n\n"
+        sent = last_event_id or 0
+        if last_event_id is not None:
+            rows = conn.execute(
+                f"SELECT id, layer, feature_id, op, version, old_bbox, new_bbox "
+                f"FROM {FeatureHistory._meta.db_table} WHERE id > %s AND layer = ANY(%s) "
+                f"ORDER BY id LIMIT %s",
+                [last_event_id, list(visible), CATCH_UP_LIMIT],
+            ).fetchall()
+            for hid, layer, fid, op, version, old_bbox, new_bbox in rows:
+                sent = hid
+                yield _event(
+                    {"layer": layer, "id": fid, "op": op, "version": version,
+                     "history_id": hid, "old_bbox": old_bbox, "new_bbox": new_bbox}
+                )
+        while (remaining := deadline - time.monotonic()) > 0:
+            got = False
+            for notify in conn.notifies(timeout=min(heartbeat, remaining), stop_after=1):
+                got = True
+                try:
+                    payload = json.loads(notify.payload)
+                except ValueError:
+                    continue
+                if payload.get("layer") not in visible and payload.get("old_layer") not in visible:
+                    continue
+                hid = payload.get("history_id")
+                if hid is not None and hid <= sent:
+                    continue  # already sent during catch-up
+                sent = hid or sent
+                yield _event(payload)
+            if not got:
+                yield ": ping\n\n"
+        yield "event: bye\ndata: {}\n\n"
+    finally:
+        conn.close()
