@@ -133,6 +133,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: stream/snapshot URLs are https
 
 # --- Internationalisation: Vietnamese first ---------------------------------------------------
 LANGUAGE_CODE = os.environ.get("IOC_LANGUAGE_CODE", "vi")

@@ -82,7 +82,9 @@ def _is_generic(crs: CRS | None) -> bool:
         return True
     if crs.is_engineering or not (crs.is_geographic or crs.is_projected):
         return True
-    return "unknown" in (crs.datum.name if crs.datum else "unknown").lower() and crs.to_epsg() is None
+    return (
+        "unknown" in (crs.datum.name if crs.datum else "unknown").lower() and crs.to_epsg() is None
+    )
 
 
 def _vn2000_match(crs: CRS) -> str | None:
@@ -118,9 +120,7 @@ def _looks_geographic(xy: np.ndarray) -> bool:
     return bool(np.nanmax(np.abs(xy)) <= 180.0)
 
 
-def detect(
-    sample_xy: np.ndarray, declared: CRS | None, *, forced: str | None = None
-) -> CRSChoice:
+def detect(sample_xy: np.ndarray, declared: CRS | None, *, forced: str | None = None) -> CRSChoice:
     """Choose the CRS of a file from its declaration and a sample of its coordinates."""
     province = settings.IOC_PROVINCE_BBOX
     vietnam = settings.IOC_VIETNAM_BBOX
@@ -138,8 +138,13 @@ def detect(
         if in_province < 0.5 and evaluate(entry.code, True)[0] > in_province:
             swapped = True
         return CRSChoice(
-            entry.code, entry.title, "declared", swapped, declared=forced,
-            reason="--srs", _transformer=_registry_transformer(entry.code),
+            entry.code,
+            entry.title,
+            "declared",
+            swapped,
+            declared=forced,
+            reason="--srs",
+            _transformer=_registry_transformer(entry.code),
         )
 
     declared_text = None

@@ -155,7 +155,7 @@ _SYLLABLE = re.compile(
     r"(ch|ng|nh|[cmnpt])?$"
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-_VI_LETTERS = set("aăâbcdđeêghiklmnoôơpqrstuưvxy" "fjwz")
+_VI_LETTERS = set("aăâbcdđeêghiklmnoôơpqrstuưvxyfjwz")
 _NEUTRAL = set(" \t-.,;:/()'\"&_+#%0123456789")
 
 

@@ -85,27 +85,53 @@ def target_for(layer_id: str, key: str | None) -> Target:
     return Target.for_layer(layer, key)
 
 
+_TYPE_NAMES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ]
+)
+_MAKE_MULTI = {
+    "MultiPoint": shapely.multipoints,
+    "MultiLineString": shapely.multilinestrings,
+    "MultiPolygon": shapely.multipolygons,
+}
+
+
 def _coerce(geoms: np.ndarray, wanted: str) -> tuple[np.ndarray, np.ndarray]:
-    """Promote single → multi and demote one-part multi → single; returns (geoms, bad mask)."""
+    """Promote single → multi and demote one-part multi → single; returns (geoms, bad mask).
+
+    Vectorised: only the odd geometries go through Python one by one."""
     types = shapely.get_type_id(geoms)
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
-                      "MultiLineString", "MultiPolygon", "GeometryCollection"])
+    wanted_id = int(np.flatnonzero(_TYPE_NAMES == wanted)[0])
     out = geoms.copy()
     bad = np.zeros(len(geoms), dtype=bool)
-    for i, (g, t) in enumerate(zip(geoms, types, strict=True)):
-        if g is None:
-            continue
-        name = names[t] if t >= 0 else "None"
-        if name == wanted:
-            continue
-        if _MULTI.get(name) == wanted:
-            out[i] = {"MultiPoint": shapely.multipoints, "MultiLineString":
-                      shapely.multilinestrings, "MultiPolygon": shapely.multipolygons}[wanted]([g])
-        elif _SINGLE.get(name) == wanted and shapely.get_num_geometries(g) == 1:
+    single = _SINGLE.get(wanted)
+    if single is not None:  # promote every single part at once
+        promote = np.flatnonzero(types == int(np.flatnonzero(_TYPE_NAMES == single)[0]))
+        if len(promote):
+            out[promote] = _MAKE_MULTI[wanted](geoms[promote], indices=np.arange(len(promote)))
+    others = np.flatnonzero((types >= 0) & (types != wanted_id))
+    for i in others:
+        g = geoms[i]
+        name = _TYPE_NAMES[types[i]]
+        if name == single:
+            continue  # promoted above
+        if _SINGLE.get(name) == wanted and shapely.get_num_geometries(g) == 1:
             out[i] = shapely.get_geometry(g, 0)
         elif name == "GeometryCollection" and wanted.endswith("Polygon"):
-            polys = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-            parts = [q for p in polys for q in shapely.get_parts(p)]
+            parts = [
+                q
+                for p in shapely.get_parts(g)
+                if p.geom_type in ("Polygon", "MultiPolygon")
+                for q in shapely.get_parts(p)
+            ]
             if parts and wanted == "MultiPolygon":
                 out[i] = shapely.multipolygons(parts)
             elif len(parts) == 1:
@@ -134,8 +160,13 @@ class Importer:
         self.actor = actor
         self.progress = progress
         self.show_progress = show_progress
-        self.report = Report(source=str(self.path), layer=target.label, mode=options.mode,
-                             key=target.key, dry_run=options.dry_run)
+        self.report = Report(
+            source=str(self.path),
+            layer=target.label,
+            mode=options.mode,
+            key=target.key,
+            dry_run=options.dry_run,
+        )
 
     # --- the run ---------------------------------------------------------------------------
     def run(self) -> Report:
@@ -154,7 +185,8 @@ class Importer:
             sample = source.sample(SAMPLE)
             if not sample.rows:
                 raise EmptySource(
-                    f"{self.path.name} không có đối tượng nào.", f"{self.path.name} has no features."
+                    f"{self.path.name} không có đối tượng nào.",
+                    f"{self.path.name} has no features.",
                 )
             mapping = check_layer(source, self.target, field_map)
             self.mapping = mapping
@@ -197,10 +229,19 @@ class Importer:
 
     @staticmethod
     def _named_encoding(name: str) -> str:
-        aliases = {"tcvn3": encoding.TCVN3, "abc": encoding.TCVN3, "tcvn5712-1": encoding.TCVN3,
-                   "vni": encoding.VNI, "vni-windows": encoding.VNI, "viqr": encoding.VIQR,
-                   "cp1258": encoding.CP1258, "windows-1258": encoding.CP1258,
-                   "utf-8": encoding.UNICODE, "utf8": encoding.UNICODE, "unicode": encoding.UNICODE}
+        aliases = {
+            "tcvn3": encoding.TCVN3,
+            "abc": encoding.TCVN3,
+            "tcvn5712-1": encoding.TCVN3,
+            "vni": encoding.VNI,
+            "vni-windows": encoding.VNI,
+            "viqr": encoding.VIQR,
+            "cp1258": encoding.CP1258,
+            "windows-1258": encoding.CP1258,
+            "utf-8": encoding.UNICODE,
+            "utf8": encoding.UNICODE,
+            "unicode": encoding.UNICODE,
+        }
         try:
             return aliases[name.lower()]
         except KeyError:
@@ -234,7 +275,7 @@ class Importer:
         # ON COMMIT never comes before a second import.
         cursor.execute("DROP TABLE IF EXISTS ioc_import_stage")
         cursor.execute(
-            f'CREATE TEMP TABLE ioc_import_stage (src_row integer, {defs}{", " if defs else ""}'
+            f"CREATE TEMP TABLE ioc_import_stage (src_row integer, {defs}{', ' if defs else ''}"
             f'"{t.geometry_column}" geometry) ON COMMIT DROP'
         )
         return [c.column for c in cols]
@@ -265,7 +306,8 @@ class Importer:
             self.report.counts["read"] = read
             if read == 0:
                 raise EmptySource(
-                    f"{self.path.name} không có đối tượng nào.", f"{self.path.name} has no features."
+                    f"{self.path.name} không có đối tượng nào.",
+                    f"{self.path.name} has no features.",
                 )
             self._reject_duplicates(cursor)
             if self.report.counts["rejected"] and not opts.skip_invalid:
@@ -313,14 +355,18 @@ class Importer:
                 out[i] = None
                 bad_type[i] = True
                 repaired[i] = "!" + reason
-        bbox = settings.IOC_PROVINCE_BBOX if self.options.extent == "province" else (
-            settings.IOC_VIETNAM_BBOX
+        bbox = (
+            settings.IOC_PROVINCE_BBOX
+            if self.options.extent == "province"
+            else (settings.IOC_VIETNAM_BBOX)
         )
         margin = crsdetect.MARGIN if self.options.extent == "province" else 0.0
         bounds = shapely.bounds(out)
         outside = (
-            (bounds[:, 0] < bbox[0] - margin) | (bounds[:, 1] < bbox[1] - margin)
-            | (bounds[:, 2] > bbox[2] + margin) | (bounds[:, 3] > bbox[3] + margin)
+            (bounds[:, 0] < bbox[0] - margin)
+            | (bounds[:, 1] < bbox[1] - margin)
+            | (bounds[:, 2] > bbox[2] + margin)
+            | (bounds[:, 3] > bbox[3] + margin)
         )
         hexes = shapely.to_wkb(shapely.set_srid(out, 4326), hex=True, include_srid=True)
         fields = list(self.mapping.fields.items())
@@ -332,8 +378,10 @@ class Importer:
                 reasons.append("không có hình học / no geometry")
             elif bad_type[i]:
                 if i in repaired:
-                    reasons.append(f"hình học không hợp lệ, không sửa an toàn được / invalid "
-                                   f"geometry, no safe repair: {repaired[i][1:]}")
+                    reasons.append(
+                        f"hình học không hợp lệ, không sửa an toàn được / invalid "
+                        f"geometry, no safe repair: {repaired[i][1:]}"
+                    )
                 else:
                     reasons.append(
                         f"sai kiểu hình học: cần {t.geometry_type}, có "
@@ -342,9 +390,9 @@ class Importer:
                     )
             elif not np.isfinite(bounds[i]).all() or outside[i]:
                 c = bounds[i]
+                where = "tỉnh" if self.options.extent == "province" else "Việt Nam"
                 reasons.append(
-                    f"nằm ngoài phạm vi {'tỉnh' if self.options.extent == 'province' else 'Việt Nam'}"
-                    f" ({c[0]:.5f}, {c[1]:.5f}) / outside the "
+                    f"nằm ngoài phạm vi {where} ({c[0]:.5f}, {c[1]:.5f}) / outside the "
                     f"{self.options.extent} extent"
                 )
             values = []
@@ -389,11 +437,16 @@ class Importer:
         for value, rows in dupes:
             for r in rows[1:]:
                 self.report.counts["rejected"] += 1
-                self.report.rejected.append({
-                    "row": r, "key": value,
-                    "reasons": [f"khoá {key}={value} trùng với dòng {rows[0]} / duplicate key "
-                                f"{key}={value} (also row {rows[0]})"],
-                })
+                self.report.rejected.append(
+                    {
+                        "row": r,
+                        "key": value,
+                        "reasons": [
+                            f"khoá {key}={value} trùng với dòng {rows[0]} / duplicate key "
+                            f"{key}={value} (also row {rows[0]})"
+                        ],
+                    }
+                )
                 drop.append(r)
         if drop:
             cursor.execute("DELETE FROM ioc_import_stage WHERE src_row = ANY(%s)", [drop])
@@ -402,7 +455,6 @@ class Importer:
         t, mode, counts = self.target, self.options.mode, self.report.counts
         q = '"{}"'.format
         table = q(t.table)
-        geom = q(t.geometry_column)
         where_t = " AND ".join(f"t.{q(c)} = %s" for c in t.filter) or "TRUE"
         fparams = list(t.filter.values())
         key = self.target.key if self.target.key in self.mapping.fields else None
@@ -444,9 +496,7 @@ class Importer:
             not_existing, fparams = "", []
         constants = {**self.mapping.defaults, **t.insert_constants}
         ins_cols = ", ".join(q(c) for c in [*all_cols, *constants])
-        sel = ", ".join(
-            [f"s.{q(c)}" for c in all_cols] + ["%s" for _ in constants]
-        )
+        sel = ", ".join([f"s.{q(c)}" for c in all_cols] + ["%s" for _ in constants])
         cursor.execute(
             f"INSERT INTO {table} ({ins_cols}) SELECT {sel} FROM ioc_import_stage s "
             f"{not_existing} ORDER BY s.src_row",
@@ -467,8 +517,9 @@ def run_import(
 ) -> Report:
     """Import ``path`` into layer ``layer_id``; raises an ``ImportFailed`` (nothing written)."""
     target = target or target_for(layer_id, options.key)
-    importer = Importer(path, target, options, actor=actor, progress=progress,
-                        show_progress=show_progress)
+    importer = Importer(
+        path, target, options, actor=actor, progress=progress, show_progress=show_progress
+    )
     # One transaction for the whole import: a failure leaves the layer untouched.
     with transaction.atomic():
         return importer.run()

@@ -30,8 +30,11 @@ _running: set[int] = set()
 def _conninfo() -> str:
     db = settings.DATABASES["default"]
     return psycopg.conninfo.make_conninfo(
-        host=db.get("HOST") or None, port=db.get("PORT") or None, dbname=db["NAME"],
-        user=db.get("USER") or None, password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        dbname=db["NAME"],
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
     )
 
 
@@ -39,8 +42,9 @@ def start(job: ImportJob) -> None:
     """Run ``job`` in a thread once the transaction that created it commits."""
 
     def launch() -> None:
-        thread = threading.Thread(target=run_job, args=(job.pk,), daemon=True,
-                                  name=f"import-{job.pk}")
+        thread = threading.Thread(
+            target=run_job, args=(job.pk,), daemon=True, name=f"import-{job.pk}"
+        )
         _running.add(job.pk)
         thread.start()
 
@@ -52,8 +56,9 @@ def run_job(pk: int) -> None:
     table = ImportJob._meta.db_table
     try:
         job = ImportJob.objects.select_related("created_by").get(pk=pk)
-        ImportJob.objects.filter(pk=pk).update(status=ImportJob.Status.RUNNING,
-                                               started_at=timezone.now())
+        ImportJob.objects.filter(pk=pk).update(
+            status=ImportJob.Status.RUNNING, started_at=timezone.now()
+        )
         with psycopg.connect(_conninfo(), autocommit=True) as side:
             last = [0.0]
 
@@ -61,21 +66,27 @@ def run_job(pk: int) -> None:
                 now = time.monotonic()
                 if now - last[0] >= 0.5:
                     last[0] = now
-                    side.execute(f'UPDATE "{table}" SET "read" = %s, "total" = %s WHERE id = %s',
-                                 [read, total, pk])
+                    side.execute(
+                        f'UPDATE "{table}" SET "read" = %s, "total" = %s WHERE id = %s',
+                        [read, total, pk],
+                    )
 
             opts = job.options
             actor = job.created_by or "importer"
             try:
                 report = run_import(
-                    Path(job.upload), job.layer_id,
+                    Path(job.upload),
+                    job.layer_id,
                     Options(
-                        mode=opts.get("mode", "append"), key=opts.get("key") or None,
-                        encoding=opts.get("encoding", "auto"), srs=opts.get("srs", "auto"),
+                        mode=opts.get("mode", "append"),
+                        key=opts.get("key") or None,
+                        encoding=opts.get("encoding", "auto"),
+                        srs=opts.get("srs", "auto"),
                         dry_run=bool(opts.get("dry_run")),
                         skip_invalid=bool(opts.get("skip_invalid")),
                     ),
-                    actor=actor, progress=progress,
+                    actor=actor,
+                    progress=progress,
                 )
             except ImportFailed as exc:
                 failed = exc.details.get("report")
@@ -85,19 +96,26 @@ def run_job(pk: int) -> None:
                     failed.error = {"code": exc.code, "message": str(exc)}
                     data, text = failed.as_dict(), failed.to_text()
                 ImportJob.objects.filter(pk=pk).update(
-                    status=ImportJob.Status.FAILED, error=f"[{exc.code}] {exc}", report=data,
-                    report_text=text, finished_at=timezone.now(),
+                    status=ImportJob.Status.FAILED,
+                    error=f"[{exc.code}] {exc}",
+                    report=data,
+                    report_text=text,
+                    finished_at=timezone.now(),
                 )
                 return
             ImportJob.objects.filter(pk=pk).update(
-                status=ImportJob.Status.DONE, read=report.counts["read"],
-                total=report.counts["read"], report=report.as_dict(),
-                report_text=report.to_text(), finished_at=timezone.now(),
+                status=ImportJob.Status.DONE,
+                read=report.counts["read"],
+                total=report.counts["read"],
+                report=report.as_dict(),
+                report_text=report.to_text(),
+                finished_at=timezone.now(),
             )
     except Exception as exc:  # a bug must still end the job visibly, never hang it
         log.exception("import job %s crashed", pk)
         ImportJob.objects.filter(pk=pk).update(
-            status=ImportJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
+            status=ImportJob.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
             finished_at=timezone.now(),
         )
     finally:

@@ -60,6 +60,7 @@ class Target:
             if model_field.is_relation or name in forced:
                 continue
             columns[name] = column_for(model_field)
+
         def columns_of(values):
             return {layer.model._meta.get_field(n).column: v for n, v in values.items()}
 
@@ -308,10 +309,14 @@ def check_layer(source: Source, target: Target, field_map: Mapping[str, str | No
     )
     if missing_sources:
         raise FieldMapError(
-            "Ánh xạ trường nêu trường không có trong tệp: " + ", ".join(missing_sources)
-            + ". Các trường có: " + ", ".join(source_names),
-            "The field map names fields missing from the file: " + ", ".join(missing_sources)
-            + ". The file has: " + ", ".join(source_names),
+            "Ánh xạ trường nêu trường không có trong tệp: "
+            + ", ".join(missing_sources)
+            + ". Các trường có: "
+            + ", ".join(source_names),
+            "The field map names fields missing from the file: "
+            + ", ".join(missing_sources)
+            + ". The file has: "
+            + ", ".join(source_names),
             fields=missing_sources,
         )
     by_norm = {}

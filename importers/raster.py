@@ -50,7 +50,9 @@ class RasterReport:
             f"  COG EPSG:3857: {self.output} ({self.size[0]}×{self.size[1]}, {self.bands} "
             f"kênh / bands, tổng quan / overviews {self.overviews})",
             f"  Phạm vi / bounds (lon/lat): {', '.join(f'{v:.5f}' for v in self.bounds)}",
-            f"  {'Thay thế bản cũ / replaced the previous raster' if self.replaced else 'Lớp mới / new layer'}",
+            "  Thay thế bản cũ / replaced the previous raster"
+            if self.replaced
+            else "  Lớp mới / new layer",
         ]
         lines += [f"  Ghi chú / note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -150,15 +152,23 @@ def import_raster(
         profile = cog_profiles.get("deflate")
         try:
             with WarpedVRT(
-                src, src_crs=src_crs, crs="EPSG:3857", resampling=Resampling.bilinear,
+                src,
+                src_crs=src_crs,
+                crs="EPSG:3857",
+                resampling=Resampling.bilinear,
                 nodata=src.nodata,
             ) as vrt:
                 # Overviews down to one 256-px tile, and at least one level: zoomed-out
                 # tiles then never read full resolution.
                 levels = max(1, math.ceil(math.log2(max(vrt.width, vrt.height) / 256)))
                 cog_translate(
-                    vrt, str(tmp), profile | {"blockxsize": 256, "blockysize": 256}, quiet=True,
-                    overview_resampling="average", overview_level=levels, nodata=src.nodata,
+                    vrt,
+                    str(tmp),
+                    profile | {"blockxsize": 256, "blockysize": 256},
+                    quiet=True,
+                    overview_resampling="average",
+                    overview_level=levels,
+                    nodata=src.nodata,
                     in_memory=False,
                 )
             valid, errors, _warnings = cog_validate(str(tmp))

@@ -502,7 +502,9 @@ def extracted(path: Path, workdir: Path) -> Iterator[Path]:
     datasets = [
         p
         for p in sorted(workdir.rglob("*"))
-        if p.is_file() and p.suffix.lower() in READERS and p.suffix.lower() not in (".txt",)
+        if p.is_file()
+        and p.suffix.lower() in READERS
+        and p.suffix.lower() not in (".txt",)
         and not p.name.startswith(".")
         and "__MACOSX" not in p.parts
     ]

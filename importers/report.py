@@ -90,11 +90,14 @@ class Report:
             lines.append(f"  sửa / repaired dòng/row {item['row']}: {item['reason']}")
         for item in self.rejected[:limit]:
             key = f" [{item['key']}]" if item.get("key") is not None else ""
-            lines.append(f"  loại / rejected dòng/row {item['row']}{key}: "
-                         + "; ".join(item["reasons"]))
+            lines.append(
+                f"  loại / rejected dòng/row {item['row']}{key}: " + "; ".join(item["reasons"])
+            )
         if len(self.rejected) > limit:
-            lines.append(f"  … {len(self.rejected) - limit} dòng nữa trong báo cáo JSON / more in "
-                         "the JSON report")
+            lines.append(
+                f"  … {len(self.rejected) - limit} dòng nữa trong báo cáo JSON / more in "
+                "the JSON report"
+            )
         if self.error:
             lines.append(f"LỖI / ERROR [{self.error.get('code')}]: {self.error.get('message')}")
         return "\n".join(lines)

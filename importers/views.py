@@ -36,11 +36,15 @@ class UploadForm(forms.Form):
     mode = forms.ChoiceField(
         label="Chế độ / Mode", choices=[(m, m) for m in MODES], initial="upsert"
     )
-    key = forms.CharField(label="Trường khoá / Key field", required=False,
-                          help_text="Mặc định: khoá của lớp / default: the layer's key")
+    key = forms.CharField(
+        label="Trường khoá / Key field",
+        required=False,
+        help_text="Mặc định: khoá của lớp / default: the layer's key",
+    )
     encoding = forms.CharField(label="Bảng mã / Encoding", initial="auto")
-    srs = forms.CharField(label="Hệ toạ độ / CRS", initial="auto",
-                          help_text="auto hoặc / or EPSG:9213 …")
+    srs = forms.CharField(
+        label="Hệ toạ độ / CRS", initial="auto", help_text="auto hoặc / or EPSG:9213 …"
+    )
     skip_invalid = forms.BooleanField(
         label="Bỏ qua đối tượng lỗi / Skip invalid features", required=False
     )
@@ -82,10 +86,14 @@ def upload(request):
                 for chunk in data["file"].chunks():
                     out.write(chunk)
             job = ImportJob.objects.create(
-                layer_id=data["layer"], upload=str(path), original_name=name,
+                layer_id=data["layer"],
+                upload=str(path),
+                original_name=name,
                 created_by=request.user,
-                options={k: data[k] for k in
-                         ("mode", "key", "encoding", "srs", "skip_invalid", "dry_run")},
+                options={
+                    k: data[k]
+                    for k in ("mode", "key", "encoding", "srs", "skip_invalid", "dry_run")
+                },
             )
             jobs.start(job)
             return redirect("importers-job", pk=job.pk)
@@ -94,9 +102,16 @@ def upload(request):
     visible = ImportJob.objects.all()
     if not request.user.is_superuser:
         visible = visible.filter(created_by=request.user)
-    return render(request, "importers/upload.html", _context(
-        request, form=form, jobs=visible[:30], title="Nhập dữ liệu / Import data",
-    ))
+    return render(
+        request,
+        "importers/upload.html",
+        _context(
+            request,
+            form=form,
+            jobs=visible[:30],
+            title="Nhập dữ liệu / Import data",
+        ),
+    )
 
 
 def _job(request, pk: int) -> ImportJob:
@@ -113,13 +128,26 @@ def _job(request, pk: int) -> ImportJob:
 def job_detail(request, pk: int):
     job = _job(request, pk)
     if request.GET.get("format") == "json":
-        return JsonResponse({
-            "id": job.pk, "status": job.status, "read": job.read, "total": job.total,
-            "percent": job.percent, "error": job.error, "report": job.report,
-        })
-    return render(request, "importers/job.html", _context(
-        request, job=job, title=f"Nhập dữ liệu / Import #{job.pk}",
-    ))
+        return JsonResponse(
+            {
+                "id": job.pk,
+                "status": job.status,
+                "read": job.read,
+                "total": job.total,
+                "percent": job.percent,
+                "error": job.error,
+                "report": job.report,
+            }
+        )
+    return render(
+        request,
+        "importers/job.html",
+        _context(
+            request,
+            job=job,
+            title=f"Nhập dữ liệu / Import #{job.pk}",
+        ),
+    )
 
 
 @staff_member_required

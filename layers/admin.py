@@ -32,6 +32,7 @@ class OfflineMapWidget(OpenLayersWidget):
     default_zoom = 9
 
     class Media:
+        extend = False  # the parent's Media points at a CDN
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js")
 

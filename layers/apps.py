@@ -15,19 +15,8 @@ class LayersConfig(AppConfig):
 
 def _after_migrate(app_config, using="default", **kwargs) -> None:
     """Keep the database's triggers and the per-layer permissions in step with the registry."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-
     from layers import capture
-    from layers.models import LayerAccess
-    from layers.registry import registry
+    from layers.permissions import sync_layer_permissions
 
     capture.install(using=using)
-    content_type = ContentType.objects.db_manager(using).get_for_model(
-        LayerAccess, for_concrete_model=False
-    )
-    for layer in registry:
-        for codename, name in layer.permissions():
-            Permission.objects.db_manager(using).update_or_create(
-                content_type=content_type, codename=codename, defaults={"name": name[:255]}
-            )
+    sync_layer_permissions(using=using)

@@ -40,7 +40,7 @@ def api_layers(request):
                 style=layer.style.as_dict(),
             )
         items.append(item)
-    return JsonResponse({"layers": items})
+    return JsonResponse({"layers": items}, json_dumps_params={"ensure_ascii": False})
 
 
 @staff_member_required

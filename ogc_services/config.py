@@ -159,6 +159,30 @@ def build_config(base: str, visible: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+FEATURE_ID = {
+    "name": "featureId",
+    "in": "path",
+    "required": True,
+    "description": "Mã đối tượng / Feature identifier",
+    "schema": {"type": "string"},
+}
+
+
+def _self_contained(node: Any) -> Any:
+    """Inline the remote ``$ref``s pygeoapi emits, so offline clients (and schemathesis) can
+    read the whole document: the featureId parameter, and the CQL2 JSON schema as an object."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("http"):
+            if ref.endswith("/parameters/featureId"):
+                return dict(FEATURE_ID)
+            return {"type": "object"}
+        return {key: _self_contained(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_self_contained(value) for value in node]
+    return node
+
+
 _LOCK = threading.Lock()
 _APIS: dict[tuple[str, tuple[str, ...]], Any] = {}
 
@@ -176,6 +200,7 @@ def get_api(base: str, visible: tuple[str, ...]):
             from pygeoapi.openapi import get_oas
 
             config = build_config(base, visible)
-            api = API(config, get_oas(config, fail_on_invalid_collection=False))
+            document = _self_contained(get_oas(config, fail_on_invalid_collection=False))
+            api = API(config, document)
             _APIS[key] = api
     return api

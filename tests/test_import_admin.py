@@ -20,11 +20,17 @@ from layers.models import FeatureHistory, School
 def _geojson(path: Path, codes: list[str]) -> Path:
     points = shapely.points(np.array([(105.8442, 21.5928), (105.8485, 21.4822)][: len(codes)]))
     pyogrio.raw.write(
-        str(path), shapely.to_wkb(points),
-        [np.array(codes, dtype=object), np.array(["Trường A", "Trường B"][: len(codes)],
-                                                 dtype=object),
-         np.array(["thcs"] * len(codes), dtype=object)],
-        ["code", "name", "level"], driver="GeoJSON", geometry_type="Point", crs="EPSG:4326",
+        str(path),
+        shapely.to_wkb(points),
+        [
+            np.array(codes, dtype=object),
+            np.array(["Trường A", "Trường B"][: len(codes)], dtype=object),
+            np.array(["thcs"] * len(codes), dtype=object),
+        ],
+        ["code", "name", "level"],
+        driver="GeoJSON",
+        geometry_type="Point",
+        crs="EPSG:4326",
     )
     return path
 
@@ -53,9 +59,16 @@ def test_upload_runs_a_background_job_with_a_report(editor_client, users, tmp_pa
     assert page.status_code == 200 and "Nhập dữ liệu" in page.content.decode()
     path = _geojson(tmp_path / "truong.geojson", ["ADM-1", "ADM-2"])
     with path.open("rb") as fh:
-        response = editor_client.post("/admin/importers/", {
-            "file": fh, "layer": "schools", "mode": "upsert", "encoding": "auto", "srs": "auto",
-        })
+        response = editor_client.post(
+            "/admin/importers/",
+            {
+                "file": fh,
+                "layer": "schools",
+                "mode": "upsert",
+                "encoding": "auto",
+                "srs": "auto",
+            },
+        )
     assert response.status_code == 302
     pk = int(response["Location"].rstrip("/").rsplit("/", 1)[1])
     job = _wait(pk)
@@ -69,8 +82,11 @@ def test_upload_runs_a_background_job_with_a_report(editor_client, users, tmp_pa
     assert report["Content-Disposition"].startswith("attachment")
     assert json.loads(report.content)["counts"]["inserted"] == 2
     ids = School.objects.filter(code__in=["ADM-1", "ADM-2"]).values_list("id", flat=True)
-    actors = set(FeatureHistory.objects.filter(layer="schools", feature_id__in=list(ids))
-                 .values_list("actor", flat=True))
+    actors = set(
+        FeatureHistory.objects.filter(layer="schools", feature_id__in=list(ids)).values_list(
+            "actor", flat=True
+        )
+    )
     assert actors == {"t_editor"}
 
 
@@ -78,9 +94,16 @@ def test_failed_job_reports_why_and_writes_nothing(editor_client, tmp_path):
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": []}')
     with bad.open("rb") as fh:
-        response = editor_client.post("/admin/importers/", {
-            "file": fh, "layer": "schools", "mode": "append", "encoding": "auto", "srs": "auto",
-        })
+        response = editor_client.post(
+            "/admin/importers/",
+            {
+                "file": fh,
+                "layer": "schools",
+                "mode": "append",
+                "encoding": "auto",
+                "srs": "auto",
+            },
+        )
     job = _wait(int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
     assert job.status == "failed" and "empty_source" in job.error
     assert "empty_source" in editor_client.get(f"/admin/importers/{job.pk}/").content.decode()
@@ -92,9 +115,16 @@ def test_layers_the_user_cannot_edit_are_refused(committed, users, tmp_path, set
     client.force_login(users["operator"])  # may edit field reports only
     path = _geojson(tmp_path / "t.geojson", ["OP-1"])
     with path.open("rb") as fh:
-        response = client.post("/admin/importers/", {
-            "file": fh, "layer": "schools", "mode": "append", "encoding": "auto", "srs": "auto",
-        })
+        response = client.post(
+            "/admin/importers/",
+            {
+                "file": fh,
+                "layer": "schools",
+                "mode": "append",
+                "encoding": "auto",
+                "srs": "auto",
+            },
+        )
     assert response.status_code == 200 and "layer" in response.context["form"].errors
     assert not ImportJob.objects.filter(created_by=users["operator"]).exists()
     anonymous = Client().get("/admin/importers/")

@@ -38,7 +38,9 @@ def crop(tmp_path: Path) -> Path:
     with rasterio.open(DEM) as src:
         window = Window(200, 200, 160, 160)
         profile = src.profile | {
-            "width": 160, "height": 160, "transform": src.window_transform(window)
+            "width": 160,
+            "height": 160,
+            "transform": src.window_transform(window),
         }
         with rasterio.open(out, "w", **profile) as dst:
             dst.write(src.read(window=window))
@@ -54,11 +56,18 @@ def to_tm3(src_path: Path, tmp_path: Path) -> Path:
             src.crs, dst_crs, src.width, src.height, *src.bounds
         )
         profile = src.profile | {
-            "crs": dst_crs, "transform": transform, "width": width, "height": height
+            "crs": dst_crs,
+            "transform": transform,
+            "width": width,
+            "height": height,
         }
         with rasterio.open(out, "w", **profile) as dst:
-            reproject(rasterio.band(src, 1), rasterio.band(dst, 1), dst_crs=dst_crs,
-                      resampling=Resampling.bilinear)
+            reproject(
+                rasterio.band(src, 1),
+                rasterio.band(dst, 1),
+                dst_crs=dst_crs,
+                resampling=Resampling.bilinear,
+            )
     return out
 
 

@@ -27,8 +27,12 @@ CHANNEL = settings.IOC_CHANGE_CHANNEL
 # Real places in Thái Nguyên (lon, lat): city centre, Sông Công, Phổ Yên.
 PLACES = [(105.8442, 21.5928), (105.8485, 21.4822), (105.8590, 21.4180)]
 FIELD_MAP_2009 = {
-    "code": "MA_XA", "name": "TEN_XA", "full_name": "TEN_XA", "kind": "=xa",
-    "population": "DAN_SO", "population_year": "=2009",
+    "code": "MA_XA",
+    "name": "TEN_XA",
+    "full_name": "TEN_XA",
+    "kind": "=xa",
+    "population": "DAN_SO",
+    "population_year": "=2009",
 }
 
 
@@ -36,32 +40,53 @@ def run(path, layer="schools", *extra: str) -> dict:
     """Run the command; returns its JSON report."""
     report = Path(str(path) + ".report.json")
     call_command(
-        "import_vector", str(path), "--layer", layer, "--no-progress", "--report", str(report),
-        *extra, stdout=io.StringIO(),
+        "import_vector",
+        str(path),
+        "--layer",
+        layer,
+        "--no-progress",
+        "--report",
+        str(report),
+        *extra,
+        stdout=io.StringIO(),
     )
     return json.loads(report.read_text())
 
 
 def fail(path, layer="schools", *extra: str) -> str:
     with pytest.raises(CommandError) as info:
-        call_command("import_vector", str(path), "--layer", layer, "--no-progress", *extra,
-                     stdout=io.StringIO())
+        call_command(
+            "import_vector",
+            str(path),
+            "--layer",
+            layer,
+            "--no-progress",
+            *extra,
+            stdout=io.StringIO(),
+        )
     return str(info.value)
 
 
-def write_schools(path: Path, driver: str, points=PLACES, *, crs="EPSG:4326", prefix="IMP",
-                  names=None, **kwargs) -> Path:
+def write_schools(
+    path: Path, driver: str, points=PLACES, *, crs="EPSG:4326", prefix="IMP", names=None, **kwargs
+) -> Path:
     n = len(points)
     geoms = shapely.to_wkb(shapely.points(np.array(points)))
     names = names or [f"Trường thử {i}" for i in range(n)]
     pyogrio.raw.write(
-        str(path), geoms,
-        [np.array([f"{prefix}-{i}" for i in range(n)], dtype=object),
-         np.array(names, dtype=object),
-         np.array(["tieu_hoc"] * n, dtype=object),
-         np.array([100 + i for i in range(n)], dtype=np.int32)],
+        str(path),
+        geoms,
+        [
+            np.array([f"{prefix}-{i}" for i in range(n)], dtype=object),
+            np.array(names, dtype=object),
+            np.array(["tieu_hoc"] * n, dtype=object),
+            np.array([100 + i for i in range(n)], dtype=np.int32),
+        ],
         ["code", "name", "level", "pupils"],
-        driver=driver, geometry_type="Point", crs=crs, **kwargs,
+        driver=driver,
+        geometry_type="Point",
+        crs=crs,
+        **kwargs,
     )
     return path
 
@@ -98,9 +123,13 @@ def copy_shapefile(stem: str, dest: Path) -> Path:
 
 
 # --- Legacy encodings ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("stem", "label"), [
-    ("tn_communes_2009_tcvn3", "TCVN3 (ABC)"), ("tn_communes_2009_vni", "VNI-Windows"),
-])
+@pytest.mark.parametrize(
+    ("stem", "label"),
+    [
+        ("tn_communes_2009_tcvn3", "TCVN3 (ABC)"),
+        ("tn_communes_2009_vni", "VNI-Windows"),
+    ],
+)
 def test_legacy_encoded_shapefiles_come_out_as_vietnamese(db, tmp_path, stem, label):
     AdminUnit.objects.filter(layer="communes_2009").delete()
     fmap = tmp_path / "map.json"
@@ -121,15 +150,22 @@ def test_legacy_encoded_shapefiles_come_out_as_vietnamese(db, tmp_path, stem, la
 def _vector(tmp_path: Path, fmt: str) -> Path:
     if fmt == "shapefile-zip":
         shp = write_schools(tmp_path / "truong.shp", "ESRI Shapefile", encoding="UTF-8")
-        return zip_files(tmp_path / "truong.zip", {
-            p.name: p for p in tmp_path.glob("truong.*") if p.suffix != ".zip"
-        }) if shp else shp
+        return (
+            zip_files(
+                tmp_path / "truong.zip",
+                {p.name: p for p in tmp_path.glob("truong.*") if p.suffix != ".zip"},
+            )
+            if shp
+            else shp
+        )
     if fmt == "kmz":
         kml = write_schools(tmp_path / "doc.kml", "KML")
         return zip_files(tmp_path / "truong.kmz", {"doc.kml": kml})
     ext, driver = {
-        "gpkg": (".gpkg", "GPKG"), "geojson": (".geojson", "GeoJSON"),
-        "fgb": (".fgb", "FlatGeobuf"), "kml": (".kml", "KML"),
+        "gpkg": (".gpkg", "GPKG"),
+        "geojson": (".geojson", "GeoJSON"),
+        "fgb": (".fgb", "FlatGeobuf"),
+        "kml": (".kml", "KML"),
         "shapefile": (".shp", "ESRI Shapefile"),
     }[fmt]
     return write_schools(tmp_path / f"truong{ext}", driver)
@@ -167,8 +203,9 @@ def test_tables_with_coordinate_columns(db, tmp_path, ext):
 def test_tm3_file_without_prj_lands_within_10cm(db, tmp_path):
     to_tm3 = transformer("OGC:CRS84", "EPSG:9213")
     projected = [to_tm3.transform(x, y) for x, y in PLACES]
-    path = write_schools(tmp_path / "vn2000.shp", "ESRI Shapefile", projected, crs=None,
-                         encoding="UTF-8")
+    path = write_schools(
+        tmp_path / "vn2000.shp", "ESRI Shapefile", projected, crs=None, encoding="UTF-8"
+    )
     assert not path.with_suffix(".prj").exists()
     report = run(path)
     assert report["crs"]["code"] == "EPSG:9213" and report["crs"]["confidence"] == "high"
@@ -218,8 +255,10 @@ def test_invalid_features_reject_the_whole_import_unless_skipped(db, tmp_path):
 
 
 def test_bad_values_are_listed_per_feature(db, tmp_path):
-    rows = [["V-1", "Trường A", "tieu_hoc", 105.84, 21.59, "12"],
-            ["V-2", "Trường B", "khong_co", 105.85, 21.60, "nhiều"]]
+    rows = [
+        ["V-1", "Trường A", "tieu_hoc", 105.84, 21.59, "12"],
+        ["V-2", "Trường B", "khong_co", 105.85, 21.60, "nhiều"],
+    ]
     path = write_table(tmp_path / "v.csv", ["code", "name", "level", "lon", "lat", "pupils"], rows)
     report = run(path, "schools", "--skip-invalid")
     assert report["counts"]["inserted"] == 1
@@ -234,9 +273,13 @@ def test_invalid_polygon_is_repaired_and_reported(db, tmp_path):
     )
     path = tmp_path / "xa.geojson"
     pyogrio.raw.write(
-        str(path), shapely.to_wkb(np.array([bowtie])),
+        str(path),
+        shapely.to_wkb(np.array([bowtie])),
         [np.array(["T-1"], dtype=object), np.array(["Xã thử"], dtype=object)],
-        ["MA", "TEN"], driver="GeoJSON", geometry_type="Polygon", crs="EPSG:4326",
+        ["MA", "TEN"],
+        driver="GeoJSON",
+        geometry_type="Polygon",
+        crs="EPSG:4326",
     )
     fmap = tmp_path / "m.json"
     fmap.write_text(json.dumps({"code": "MA", "name": "TEN", "full_name": "TEN", "kind": "=xa"}))
@@ -325,15 +368,17 @@ def test_upsert_is_idempotent_and_keeps_history(db, tmp_path):
     assert (counts["inserted"], counts["updated"], counts["unchanged"]) == (0, 0, 3)
     school = School.objects.get(code="IMP-0")
     assert school.version == 1 and school.updated_by == "nhap-lan-1"
-    changed = write_schools(tmp_path / "v2.gpkg", "GPKG",
-                            names=["Trường đổi tên", "Trường thử 1", "Trường thử 2"])
+    changed = write_schools(
+        tmp_path / "v2.gpkg", "GPKG", names=["Trường đổi tên", "Trường thử 1", "Trường thử 2"]
+    )
     third = run(changed, "schools", "--mode", "upsert", "--actor", "nhap-lan-3")
     assert third["counts"]["updated"] == 1 and third["counts"]["unchanged"] == 2
     school.refresh_from_db()
     assert school.name == "Trường đổi tên" and school.version == 2
     rows = FeatureHistory.objects.filter(layer="schools", feature_id=school.pk).order_by("id")
     assert [(r.op, r.version, r.actor) for r in rows] == [
-        ("I", 1, "nhap-lan-1"), ("U", 2, "nhap-lan-3"),
+        ("I", 1, "nhap-lan-1"),
+        ("U", 2, "nhap-lan-3"),
     ]
     assert rows[1].old_data["name"] == "Trường thử 0"
 
@@ -355,8 +400,12 @@ def test_import_commits_reach_listeners_and_ogc_items(committed, tmp_path, live_
     )
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"LISTEN {CHANNEL}")
-        run(write_schools(tmp_path / "n.geojson", "GeoJSON", prefix="NTF"), "schools",
-            "--actor", "nhap-notify")
+        run(
+            write_schools(tmp_path / "n.geojson", "GeoJSON", prefix="NTF"),
+            "schools",
+            "--actor",
+            "nhap-notify",
+        )
         payloads = [json.loads(n.payload) for n in conn.notifies(timeout=5, stop_after=3)]
     assert [(p["layer"], p["op"], p["version"]) for p in payloads] == [("schools", "I", 1)] * 3
     ids = set(School.objects.filter(code__startswith="NTF-").values_list("id", flat=True))
@@ -366,8 +415,7 @@ def test_import_commits_reach_listeners_and_ogc_items(committed, tmp_path, live_
     rows = FeatureHistory.objects.filter(layer="schools", feature_id__in=ids)
     assert {r.actor for r in rows} == {"nhap-notify"}
     with urllib.request.urlopen(
-        f"{live_url}/ogc/collections/schools/items?f=json&limit=1000"
-        "&bbox=105.84,21.41,105.86,21.60"
+        f"{live_url}/ogc/collections/schools/items?f=json&limit=1000&bbox=105.84,21.41,105.86,21.60"
     ) as resp:
         items = json.load(resp)
     codes = {f["properties"].get("code") for f in items["features"]}

@@ -298,9 +298,12 @@ def test_ogc_tileset_document(users):
         ogc.tileset_document("cameras", None, "http://x")
     with pytest.raises(TileNotFound):
         ogc.tileset_document("schools", None, "http://x", "WorldCRS84Quad")
-    assert ogc.tileset_document("cameras", users["operator"], "http://x")["layers"][1][
-        "geometryDimension"
-    ] == 2
+    assert (
+        ogc.tileset_document("cameras", users["operator"], "http://x")["layers"][1][
+            "geometryDimension"
+        ]
+        == 2
+    )
 
 
 def test_query_count_of_a_miss_and_a_hit(client, django_assert_max_num_queries):

@@ -30,8 +30,12 @@ from tiles.listener import ChangeListener, conninfo
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 ZOOMS = [0, 3, 6, 9, 10, 12, 14, 16, 18]
-KEYS = [("schools", "public"), ("schools,road_segments", "public"), ("cameras", "full"),
-        ("health_facilities", "public")]
+KEYS = [
+    ("schools", "public"),
+    ("schools,road_segments", "public"),
+    ("cameras", "full"),
+    ("health_facilities", "public"),
+]
 ROLE = "t_tiles_qgis"
 # inside the province, away from its edge
 lons = st.floats(min_value=105.6, max_value=106.1)
@@ -81,9 +85,7 @@ def meets(key: str, z: int, x: int, y: int, box, grow_deg: float = 0.0) -> bool:
     m = margin(key, z) * (b.right - b.left)
     lo = TMS.xy(box[0] - grow_deg, box[1] - grow_deg)
     hi = TMS.xy(box[2] + grow_deg, box[3] + grow_deg)
-    return not (
-        lo.x > b.right + m or hi.x < b.left - m or lo.y > b.top + m or hi.y < b.bottom - m
-    )
+    return not (lo.x > b.right + m or hi.x < b.left - m or lo.y > b.top + m or hi.y < b.bottom - m)
 
 
 def seed_around(cache, points) -> list[tuple[str, str, int, int, int]]:
@@ -126,28 +128,48 @@ def point_box(lon, lat):
     return (lon, lat, lon, lat)
 
 
+def test_tile_ranges_agree_with_morecantile(db):
+    """(Also the first test here, so the session's database is set up by a plain ``db`` test.)"""
+    from tiles.invalidation import tile_range
+
+    for z in (0, 5, 10, 15, 20):
+        t = TMS.tile(105.84, 21.59, z)
+        assert tile_range((105.84, 21.59, 105.84, 21.59), z, 0.0, 0.0) == (t.x, t.y, t.x, t.y)
+
+
 # --- service path (admin, OGC API, importers) --------------------------------------------------
 @hsettings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(lon1=lons, lat1=lats, lon2=lons, lat2=lats, op=st.sampled_from(["move", "attr", "delete"]))
 def test_service_edits_invalidate_exactly(listener, lon1, lat1, lon2, lat2, op):
     cache = listener.cache
     school = services.do_create_feature(
-        "schools", {"code": f"TT-{time.monotonic_ns()}", "name": "Trường thử", "level": "thcs"},
-        Point(lon1, lat1, srid=4326), actor="test-tiles",
+        "schools",
+        {"code": f"TT-{time.monotonic_ns()}", "name": "Trường thử", "level": "thcs"},
+        Point(lon1, lat1, srid=4326),
+        actor="test-tiles",
     )
     wait(listener, time.monotonic())
     seeded = seed_around(cache, [(lon1, lat1), (lon2, lat2)])
     started = time.monotonic()
     if op == "move":
         services.do_update_feature(
-            "schools", school.pk, {}, geometry=Point(lon2, lat2, srid=4326),
-            expected_version=school.version, actor="test-tiles",
+            "schools",
+            school.pk,
+            {},
+            geometry=Point(lon2, lat2, srid=4326),
+            expected_version=school.version,
+            actor="test-tiles",
         )
-        boxes = [point_box(lon1, lat1), point_box(lon2, lat2)]
+        # Moving onto the same spot changes nothing: no new version, every tile is kept.
+        unchanged = (lon1, lat1) == (lon2, lat2)
+        boxes = [] if unchanged else [point_box(lon1, lat1), point_box(lon2, lat2)]
     elif op == "attr":
         services.do_update_feature(
-            "schools", school.pk, {"name": "Trường đổi tên"},
-            expected_version=school.version, actor="test-tiles",
+            "schools",
+            school.pk,
+            {"name": "Trường đổi tên"},
+            expected_version=school.version,
+            actor="test-tiles",
         )
         boxes = [point_box(lon1, lat1)]
     else:
@@ -196,7 +218,8 @@ def test_sql_edits_by_another_role_invalidate_exactly(
         )
         new_box = cursor.fetchone()
     # The field of view (up to 800 m here) counts: tiles it reaches go too.
-    check_exact(cache, seeded, {"cameras"}, [old_box, new_box])
+    unchanged = (lon1, lat1) == (lon2, lat2)  # no new version: every tile is kept
+    check_exact(cache, seeded, {"cameras"}, [] if unchanged else [old_box, new_box])
     qgis_conn.execute("DELETE FROM layers_camera WHERE id = %s", [cam_id])
     wait(listener, time.monotonic())
 
@@ -215,8 +238,10 @@ def test_catch_up_after_downtime(committed, settings, tmp_path):
     lon, lat = 105.84, 21.59
     seeded = seed_around(cache, [(lon, lat)])
     services.do_create_feature(
-        "schools", {"code": "TT-catchup", "name": "Trường thử", "level": "thcs"},
-        Point(lon, lat, srid=4326), actor="test-tiles",
+        "schools",
+        {"code": "TT-catchup", "name": "Trường thử", "level": "thcs"},
+        Point(lon, lat, srid=4326),
+        actor="test-tiles",
     )
     second = ChangeListener(cache=cache)
     stop = threading.Event()
@@ -261,11 +286,18 @@ def test_listen_changes_command_runs_as_a_process(committed, settings, tmp_path)
 
     from tests.conftest import database_url
 
-    env = {**os.environ, "DATABASE_URL": database_url(),
-           "IOC_TILE_CACHE_DIR": str(tmp_path / "tiles")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "IOC_TILE_CACHE_DIR": str(tmp_path / "tiles"),
+    }
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "listen_changes"], cwd=settings.BASE_DIR, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "manage.py", "listen_changes"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -277,8 +309,10 @@ def test_listen_changes_command_runs_as_a_process(committed, settings, tmp_path)
         lon, lat = 105.9, 21.6
         seeded = seed_around(cache, [(lon, lat)])
         services.do_create_feature(
-            "schools", {"code": "TT-proc", "name": "Trường thử", "level": "thcs"},
-            Point(lon, lat, srid=4326), actor="test-tiles",
+            "schools",
+            {"code": "TT-proc", "name": "Trường thử", "level": "thcs"},
+            Point(lon, lat, srid=4326),
+            actor="test-tiles",
         )
         t = TMS.tile(lon, lat, 16)
         while cache.load("schools", "public", 16, t.x, t.y) is not None:

@@ -50,11 +50,20 @@ def test_wmts_capabilities_parse_and_gettile_returns_png(client):
     # OWSLib builds the KVP GetTile request; we send it through Django's client.
     from urllib.parse import urlencode
 
-    query = urlencode({
-        "SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0", "LAYER": "dem_relief",
-        "STYLE": "default", "TILEMATRIXSET": "webmercator", "TILEMATRIX": "10",
-        "TILEROW": t.y, "TILECOL": t.x, "FORMAT": "image/png",
-    })
+    query = urlencode(
+        {
+            "SERVICE": "WMTS",
+            "REQUEST": "GetTile",
+            "VERSION": "1.0.0",
+            "LAYER": "dem_relief",
+            "STYLE": "default",
+            "TILEMATRIXSET": "webmercator",
+            "TILEMATRIX": "10",
+            "TILEROW": t.y,
+            "TILECOL": t.x,
+            "FORMAT": "image/png",
+        }
+    )
     tile = client.get(f"/mapproxy/service?{query}")
     assert tile.status_code == 200 and tile["Content-Type"] == "image/png"
     assert has_drawing(image(tile.content))

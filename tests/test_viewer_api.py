@@ -39,8 +39,13 @@ def test_index_is_vietnamese_first_and_offline(client):
 @rolled_back
 @pytest.mark.parametrize(
     ("query", "expected"),
-    [("dong hy", "Đồng Hỷ"), ("DONG HY", "Đồng Hỷ"), ("đồng hỷ", "Đồng Hỷ"),
-     ("thai nguyen", "Thái Nguyên"), ("hy dong", "Đồng Hỷ")],
+    [
+        ("dong hy", "Đồng Hỷ"),
+        ("DONG HY", "Đồng Hỷ"),
+        ("đồng hỷ", "Đồng Hỷ"),
+        ("thai nguyen", "Thái Nguyên"),
+        ("hy dong", "Đồng Hỷ"),
+    ],
 )
 def test_search_ignores_diacritics_and_case(client, query, expected):
     results = client.get("/api/search", {"q": query}).json()["results"]
@@ -80,13 +85,14 @@ def test_stats_one_query_and_counts(client):
     assert ids == ["population", "schools", "health_facilities", "reports_open", "reports_overdue"]
     units = data["units"]
     assert len(units) == AdminUnit.objects.filter(layer="communes").count()
-    assert sum(u["values"]["schools"] for u in units) == School.objects.exclude(
-        commune=None
-    ).count()
+    assert (
+        sum(u["values"]["schools"] for u in units) == School.objects.exclude(commune=None).count()
+    )
     open_reports = FieldReport.objects.filter(status__in=FieldReport.OPEN_STATUSES)
-    assert sum(u["values"]["reports_open"] for u in units) == open_reports.exclude(
-        commune=None
-    ).count()
+    assert (
+        sum(u["values"]["reports_open"] for u in units)
+        == open_reports.exclude(commune=None).count()
+    )
     dong_hy = next(u for u in units if u["name"] == "Đồng Hỷ")
     assert dong_hy["predecessors"], "the crosswalk names the communes it was formed from"
 
@@ -99,7 +105,9 @@ def test_stats_for_operator_include_cameras_in_one_stats_query(client, users):
     stats_queries = [q for q in queries if "WITH u AS" in q["sql"]]
     assert len(stats_queries) == 1
     assert {"cameras_online", "cameras_offline"} <= {m["id"] for m in data["metrics"]}
-    total = sum(u["values"]["cameras_online"] + u["values"]["cameras_offline"] for u in data["units"])
+    total = sum(
+        u["values"]["cameras_online"] + u["values"]["cameras_offline"] for u in data["units"]
+    )
     assert total == Camera.objects.exclude(commune=None).count()
 
 
@@ -124,9 +132,10 @@ def test_feature_details_respect_access(client, users):
     details = client.get(f"/api/features/cameras/{camera.id}").json()
     assert details["properties"]["code"] == camera.code
     assert "stream_url" in details["properties"]
-    assert "reporter_phone" in client.get(
-        f"/api/features/field_reports/{report.id}"
-    ).json()["properties"]
+    assert (
+        "reporter_phone"
+        in client.get(f"/api/features/field_reports/{report.id}").json()["properties"]
+    )
 
 
 @rolled_back

@@ -64,9 +64,7 @@ class TileCacheBase:
         """Every key with tiles (or once had tiles) in the cache."""
         raise NotImplementedError
 
-    def remove_ranges(
-        self, key: str, ranges: dict[int, tuple[int, int, int, int]]
-    ) -> int:
+    def remove_ranges(self, key: str, ranges: dict[int, tuple[int, int, int, int]]) -> int:
         """Remove, for every audience, the tiles of ``key`` at zoom z with
         ``xmin <= x <= xmax and ymin <= y <= ymax`` (``ranges[z] = (xmin, ymin, xmax, ymax)``);
         returns how many were removed. Zooms not in ``ranges`` are left alone."""

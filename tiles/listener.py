@@ -113,8 +113,13 @@ class ChangeListener:
         )
         for hid, layer, old_bbox, new_bbox, old_layer in cursor:
             self._apply(
-                {"history_id": hid, "layer": layer, "old_layer": old_layer,
-                 "old_bbox": old_bbox, "new_bbox": new_bbox}
+                {
+                    "history_id": hid,
+                    "layer": layer,
+                    "old_layer": old_layer,
+                    "old_bbox": old_bbox,
+                    "new_bbox": new_bbox,
+                }
             )
             done += 1
         self._save_state()

@@ -58,9 +58,17 @@ def _register_plugin() -> None:
             )
 
     register_source_configuration(
-        "riotiler", RioTilerSourceConfiguration, "riotiler",
-        {required("layer"): str(), "coverage": coverage, "image": image_opts,
-         "seed_only": bool(), "min_res": float(), "max_res": float()},
+        "riotiler",
+        RioTilerSourceConfiguration,
+        "riotiler",
+        {
+            required("layer"): "",
+            "coverage": coverage,
+            "image": image_opts,
+            "seed_only": False,
+            "min_res": 0.0,
+            "max_res": 0.0,
+        },
     )
 
 
@@ -77,9 +85,7 @@ def _source_class():
             super().__init__(image_opts=image_opts)
             self.layer_id = layer_id
             self.coverage = coverage
-            self.extent = (
-                MapExtent(coverage.bbox, coverage.srs) if coverage else DefaultMapExtent()
-            )
+            self.extent = MapExtent(coverage.bbox, coverage.srs) if coverage else DefaultMapExtent()
 
         def get_map(self, query):
             from PIL import Image
@@ -109,7 +115,9 @@ def cache_dirs(layer: RasterLayer) -> list[Path]:
 
 def _xyz_to_mapproxy(url: str) -> str:
     return (
-        url.replace("{z}", "%(z)s").replace("{x}", "%(x)s").replace("{y}", "%(y)s")
+        url.replace("{z}", "%(z)s")
+        .replace("{x}", "%(x)s")
+        .replace("{y}", "%(y)s")
         .replace("{-y}", "%(tms_y)s")
     )
 
@@ -129,39 +137,64 @@ def config() -> dict[str, Any]:
             "format": "image/png",
             "meta_size": [2, 2],
             "meta_buffer": 0,
-            "cache": {"type": "file", "directory_layout": "tms",
-                      "directory": str(cache_dirs(layer)[0])},
+            "cache": {
+                "type": "file",
+                "directory_layout": "tms",
+                "directory": str(cache_dirs(layer)[0]),
+            },
         }
-        layers.append({
-            "name": layer.id,
-            "title": f"{layer.title.vi} / {layer.title.en}",
-            "sources": [cache],
-            "md": {"abstract": f"{layer.description.vi} / {layer.description.en}",
-                   "attribution": {"title": layer.attribution}},
-        })
+        layers.append(
+            {
+                "name": layer.id,
+                "title": f"{layer.title.vi} / {layer.title.en}",
+                "sources": [cache],
+                "md": {
+                    "abstract": f"{layer.description.vi} / {layer.description.en}",
+                    "attribution": {"title": layer.attribution},
+                },
+            }
+        )
     if settings.BASEMAP_URL:
         sources["basemap_src"] = {
-            "type": "tile", "url": _xyz_to_mapproxy(settings.BASEMAP_URL), "grid": GRID,
+            "type": "tile",
+            "url": _xyz_to_mapproxy(settings.BASEMAP_URL),
+            "grid": GRID,
             "http": {"client_timeout": 10},
         }
         caches["basemap_cache"] = {
-            "grids": [GRID], "sources": ["basemap_src"], "format": "image/png",
-            "cache": {"type": "file", "directory_layout": "tms",
-                      "directory": str(base / f"basemap_{GRID}")},
+            "grids": [GRID],
+            "sources": ["basemap_src"],
+            "format": "image/png",
+            "cache": {
+                "type": "file",
+                "directory_layout": "tms",
+                "directory": str(base / f"basemap_{GRID}"),
+            },
         }
-        layers.append({
-            "name": "basemap", "title": "Bản đồ nền / Basemap", "sources": ["basemap_cache"],
-            "md": {"attribution": {"title": settings.BASEMAP_ATTRIBUTION or settings.BASEMAP_URL}},
-        })
+        layers.append(
+            {
+                "name": "basemap",
+                "title": "Bản đồ nền / Basemap",
+                "sources": ["basemap_cache"],
+                "md": {
+                    "attribution": {"title": settings.BASEMAP_ATTRIBUTION or settings.BASEMAP_URL}
+                },
+            }
+        )
     title = "Thái Nguyên IOC — bản đồ raster / raster maps"
     return {
         "services": {
             "tms": {"use_grid_names": True},  # TMS rows count from the south
-            "wmts": {"restful": True, "kvp": True,
-                     "md": {"title": title, "abstract": title}},
-            "wms": {"srs": SERVED_SRS, "image_formats": ["image/png", "image/jpeg"],
-                    "md": {"title": title, "abstract": title,
-                           "online_resource": settings.PUBLIC_URL + "/mapproxy/service"}},
+            "wmts": {"restful": True, "kvp": True, "md": {"title": title, "abstract": title}},
+            "wms": {
+                "srs": SERVED_SRS,
+                "image_formats": ["image/png", "image/jpeg"],
+                "md": {
+                    "title": title,
+                    "abstract": title,
+                    "online_resource": settings.PUBLIC_URL + "/mapproxy/service",
+                },
+            },
             "ogcapi": {},
         },
         "layers": layers or [{"name": "empty", "title": "—", "sources": []}],
@@ -169,8 +202,11 @@ def config() -> dict[str, Any]:
         "sources": sources,
         "grids": {GRID: {"base": "GLOBAL_WEBMERCATOR"}},
         "globals": {
-            "cache": {"base_dir": str(base), "lock_dir": str(base / "locks"),
-                      "tile_lock_dir": str(base / "tile_locks")},
+            "cache": {
+                "base_dir": str(base),
+                "lock_dir": str(base / "locks"),
+                "tile_lock_dir": str(base / "tile_locks"),
+            },
             "image": {"resampling_method": "bilinear"},
         },
     }
@@ -195,7 +231,7 @@ def write_config() -> Path:
 def app():
     """MapProxy's WSGI app for the current configuration (rebuilt when it changes)."""
     global _app, _app_key
-    key = hashlib.sha1(json.dumps(config(), sort_keys=True).encode()).hexdigest()
+    key = hashlib.blake2b(json.dumps(config(), sort_keys=True).encode()).hexdigest()
     if _app is None or key != _app_key:
         with _lock:
             if _app is None or key != _app_key:

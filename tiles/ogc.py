@@ -48,15 +48,17 @@ def tileset_document(
     }
     layers = []
     for vl in tilejson.vector_layers(layer, user):
-        layers.append({
-            "id": vl["id"],
-            "title": vl["description"],
-            "dataType": "vector",
-            "geometryDimension": _dimension(layer, vl["id"]),
-            "minTileMatrix": str(vl["minzoom"]),
-            "maxTileMatrix": str(min(vl["maxzoom"], mvt.MAX_ZOOM)),
-            "propertiesSchema": {"type": "object", "properties": properties},
-        })
+        layers.append(
+            {
+                "id": vl["id"],
+                "title": vl["description"],
+                "dataType": "vector",
+                "geometryDimension": _dimension(layer, vl["id"]),
+                "minTileMatrix": str(vl["minzoom"]),
+                "maxTileMatrix": str(min(vl["maxzoom"], mvt.MAX_ZOOM)),
+                "propertiesSchema": {"type": "object", "properties": properties},
+            }
+        )
     return {
         "title": str(layer.title),
         "description": str(layer.description),
@@ -72,18 +74,36 @@ def tileset_document(
         "tileMatrixSetLimits": tile_matrix_set_limits(bounds, minzoom, maxzoom),
         "layers": layers,
         "links": [
-            {"rel": "self", "type": "application/json",
-             "href": f"{collection}/tiles/{TMS_ID}", "title": "Tileset"},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-             "type": "application/json", "href": f"{base_url}/ogc/tileMatrixSets/{TMS_ID}",
-             "title": TMS_ID},
-            {"rel": "item", "type": MVT, "templated": True,
-             "href": f"{base_url}/tiles/{layer.id}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.mvt",
-             "title": "Mapbox vector tiles"},
-            {"rel": "describedby", "type": "application/json",
-             "href": f"{base_url}/tiles/{layer.id}.json", "title": "TileJSON"},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/geodata", "type": "application/json",
-             "href": collection},
+            {
+                "rel": "self",
+                "type": "application/json",
+                "href": f"{collection}/tiles/{TMS_ID}",
+                "title": "Tileset",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                "type": "application/json",
+                "href": f"{base_url}/ogc/tileMatrixSets/{TMS_ID}",
+                "title": TMS_ID,
+            },
+            {
+                "rel": "item",
+                "type": MVT,
+                "templated": True,
+                "href": f"{base_url}/tiles/{layer.id}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.mvt",
+                "title": "Mapbox vector tiles",
+            },
+            {
+                "rel": "describedby",
+                "type": "application/json",
+                "href": f"{base_url}/tiles/{layer.id}.json",
+                "title": "TileJSON",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/geodata",
+                "type": "application/json",
+                "href": collection,
+            },
         ],
     }
 
@@ -101,8 +121,15 @@ def tile_matrix_set_limits(bounds, minzoom: int, maxzoom: int) -> list[dict[str,
     limits = []
     for z in range(minzoom, min(maxzoom, 18) + 1):
         xmin, ymin, xmax, ymax = tile_range(tuple(bounds), z, 0.0, 0.0)
-        limits.append({"tileMatrix": str(z), "minTileRow": ymin, "maxTileRow": ymax,
-                       "minTileCol": xmin, "maxTileCol": xmax})
+        limits.append(
+            {
+                "tileMatrix": str(z),
+                "minTileRow": ymin,
+                "maxTileRow": ymax,
+                "minTileCol": xmin,
+                "maxTileCol": xmax,
+            }
+        )
     return limits
 
 
@@ -110,23 +137,38 @@ def tilesets_document(layer_id: str, user, base_url: str) -> dict[str, Any]:
     layer = _layer(layer_id, user)
     collection = f"{base_url}/ogc/collections/{layer.id}"
     return {
-        "tilesets": [{
-            "title": str(layer.title),
-            "dataType": "vector",
-            "crs": CRS_3857,
-            "tileMatrixSetURI": TMS_URI,
-            "links": [
-                {"rel": "self", "type": "application/json",
-                 "href": f"{collection}/tiles/{TMS_ID}"},
-                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-                 "type": "application/json",
-                 "href": f"{base_url}/ogc/tileMatrixSets/{TMS_ID}"},
-                {"rel": "item", "type": MVT, "templated": True,
-                 "href": f"{base_url}/tiles/{layer.id}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.mvt"},
-            ],
-        }],
+        "tilesets": [
+            {
+                "title": str(layer.title),
+                "dataType": "vector",
+                "crs": CRS_3857,
+                "tileMatrixSetURI": TMS_URI,
+                "links": [
+                    {
+                        "rel": "self",
+                        "type": "application/json",
+                        "href": f"{collection}/tiles/{TMS_ID}",
+                    },
+                    {
+                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                        "type": "application/json",
+                        "href": f"{base_url}/ogc/tileMatrixSets/{TMS_ID}",
+                    },
+                    {
+                        "rel": "item",
+                        "type": MVT,
+                        "templated": True,
+                        "href": tile_template(layer.id, base_url),
+                    },
+                ],
+            }
+        ],
         "links": [{"rel": "self", "type": "application/json", "href": f"{collection}/tiles"}],
     }
+
+
+def tile_template(layer_id: str, base_url: str) -> str:
+    return f"{base_url}/tiles/{layer_id}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.mvt"
 
 
 def tile_matrix_set_document(tile_matrix_set: str = TMS_ID) -> dict[str, Any]:

@@ -63,8 +63,12 @@ def ensure_cog(layer: RasterLayer) -> Path:
         tmp = target.with_suffix(".tmp.tif")
         log.info("building COG %s from %s", target, source)
         cog_translate(
-            str(source), str(tmp), cog_profiles.get("deflate"),
-            quiet=True, overview_resampling="average", web_optimized=False,
+            str(source),
+            str(tmp),
+            cog_profiles.get("deflate"),
+            quiet=True,
+            overview_resampling="average",
+            web_optimized=False,
         )
         tmp.replace(target)
     return target
@@ -72,9 +76,14 @@ def ensure_cog(layer: RasterLayer) -> Path:
 
 # --- renderers: elevation (masked array) → RGBA ------------------------------------------------
 RELIEF_STOPS = [  # metres → colour (hypsometric tints)
-    (-50, (80, 140, 90)), (50, (110, 170, 110)), (200, (170, 200, 120)),
-    (400, (230, 220, 150)), (700, (210, 170, 110)), (1000, (170, 120, 80)),
-    (1300, (150, 130, 120)), (1700, (250, 250, 250)),
+    (-50, (80, 140, 90)),
+    (50, (110, 170, 110)),
+    (200, (170, 200, 120)),
+    (400, (230, 220, 150)),
+    (700, (210, 170, 110)),
+    (1000, (170, 120, 80)),
+    (1300, (150, 130, 120)),
+    (1700, (250, 250, 250)),
 ]
 
 
@@ -94,8 +103,9 @@ def render_hillshade(
     elev: np.ma.MaskedArray, pixel_m: float, azimuth: float = 315.0, altitude: float = 45.0
 ) -> np.ndarray:
     values = np.ma.filled(elev.astype("float32"), np.nan)
-    filled = np.where(np.isnan(values), np.nanmean(values) if np.isfinite(values).any() else 0,
-                      values)
+    filled = np.where(
+        np.isnan(values), np.nanmean(values) if np.isfinite(values).any() else 0, values
+    )
     dy, dx = np.gradient(filled, pixel_m)
     slope = np.pi / 2 - np.arctan(np.hypot(dx, dy))
     aspect = np.arctan2(-dx, dy)
@@ -129,8 +139,13 @@ def render(
     with Reader(str(ensure_cog(layer))) as reader:
         try:
             data = reader.part(
-                grown, dst_crs=dst, bounds_crs=dst, width=width + 2, height=height + 2,
-                resampling_method="bilinear", reproject_method="bilinear",
+                grown,
+                dst_crs=dst,
+                bounds_crs=dst,
+                width=width + 2,
+                height=height + 2,
+                resampling_method="bilinear",
+                reproject_method="bilinear",
             )
         except Exception as exc:  # outside the raster: a transparent image
             if type(exc).__name__ in {"TileOutsideBounds", "EmptyMosaicError"}:
@@ -184,21 +199,35 @@ def register_dem_layers() -> None:
     if "dem_relief" in registry:
         return
     common = dict(
-        group="relief", source=str(DEM_FILE), attribution=DEM_ATTRIBUTION,
-        keywords=("địa hình", "độ cao", "DEM", "SRTM", "relief"), max_zoom=15,
+        group="relief",
+        source=str(DEM_FILE),
+        attribution=DEM_ATTRIBUTION,
+        keywords=("địa hình", "độ cao", "DEM", "SRTM", "relief"),
+        max_zoom=15,
         bounds=(105.4296, 21.3204, 105.9996, 22.0004),
     )
-    registry.register(RasterLayer(
-        id="dem_relief", render="relief", visible_by_default=False,
-        title=Text("Địa hình (phân tầng màu)", "Terrain (colour relief)"),
-        description=Text("Độ cao địa hình SRTM tô màu theo tầng độ cao.",
-                         "SRTM elevation coloured by height."),
-        **common,
-    ))
-    registry.register(RasterLayer(
-        id="dem_hillshade", render="hillshade", visible_by_default=False,
-        title=Text("Địa hình (bóng đổ)", "Terrain (hillshade)"),
-        description=Text("Bóng đổ địa hình tính từ độ cao SRTM.",
-                         "Hillshade computed from SRTM elevation."),
-        **common,
-    ))
+    registry.register(
+        RasterLayer(
+            id="dem_relief",
+            render="relief",
+            visible_by_default=False,
+            title=Text("Địa hình (phân tầng màu)", "Terrain (colour relief)"),
+            description=Text(
+                "Độ cao địa hình SRTM tô màu theo tầng độ cao.",
+                "SRTM elevation coloured by height.",
+            ),
+            **common,
+        )
+    )
+    registry.register(
+        RasterLayer(
+            id="dem_hillshade",
+            render="hillshade",
+            visible_by_default=False,
+            title=Text("Địa hình (bóng đổ)", "Terrain (hillshade)"),
+            description=Text(
+                "Bóng đổ địa hình tính từ độ cao SRTM.", "Hillshade computed from SRTM elevation."
+            ),
+            **common,
+        )
+    )

@@ -53,7 +53,9 @@ def layer_audience(layer: FeatureLayer, user) -> str:
 def audience(layers: list[FeatureLayer], user) -> str:
     """Which attribute set the caller gets: ``public``, ``full`` or a mix per layer."""
     per_layer = [layer_audience(layer, user) for layer in layers]
-    with_private = [a for a, layer in zip(per_layer, layers) if layer.restricted_fields]
+    with_private = [
+        a for a, layer in zip(per_layer, layers, strict=True) if layer.restricted_fields
+    ]
     if all(a == "public" for a in with_private):
         return "public"
     if all(a == "full" for a in with_private):
@@ -87,9 +89,7 @@ def render(layers: list[FeatureLayer], user_fields: dict[str, tuple[str, ...]], 
     return mvt.render_specs(specs, z, x, y)
 
 
-def get_tile(
-    key: str, user, z: int, x: int, y: int, *, cache: TileCacheBase | None = None
-) -> Tile:
+def get_tile(key: str, user, z: int, x: int, y: int, *, cache: TileCacheBase | None = None) -> Tile:
     """The tile for this caller, from the cache or rendered (and then cached).
 
     Raises ``TileNotFound`` (→ 404) and ``ValueError`` for an address off the grid (→ 400).

@@ -48,70 +48,116 @@ def feature_style_layers(layer: FeatureLayer) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     color = color_expression(style)
     if style.secondary_geometry:
-        out.append({
-            "id": f"{layer.id}-{style.secondary_geometry}",
-            "type": "fill",
-            "source": SOURCE,
-            "source-layer": f"{layer.id}_{style.secondary_geometry}",
-            "minzoom": layer.tile_options.secondary_min_zoom,
-            "layout": _visibility(layer),
-            "paint": {"fill-color": color, "fill-opacity": 0.15, "fill-outline-color": color},
-            "metadata": _meta(layer, "secondary"),
-        })
-    if style.kind == "fill":
-        out.append({
-            "id": f"{layer.id}-fill", "type": "fill", **base, **zooms,
-            "layout": _visibility(layer),
-            "paint": {"fill-color": color, "fill-opacity": style.opacity},
-            "metadata": _meta(layer, "fill"),
-        })
-        if style.outline:
-            out.append({
-                "id": f"{layer.id}-outline", "type": "line", **base, **zooms,
+        out.append(
+            {
+                "id": f"{layer.id}-{style.secondary_geometry}",
+                "type": "fill",
+                "source": SOURCE,
+                "source-layer": f"{layer.id}_{style.secondary_geometry}",
+                "minzoom": layer.tile_options.secondary_min_zoom,
                 "layout": _visibility(layer),
-                "paint": {"line-color": style.outline, "line-width": style.width},
-                "metadata": _meta(layer, "outline"),
-            })
+                "paint": {"fill-color": color, "fill-opacity": 0.15, "fill-outline-color": color},
+                "metadata": _meta(layer, "secondary"),
+            }
+        )
+    if style.kind == "fill":
+        out.append(
+            {
+                "id": f"{layer.id}-fill",
+                "type": "fill",
+                **base,
+                **zooms,
+                "layout": _visibility(layer),
+                "paint": {"fill-color": color, "fill-opacity": style.opacity},
+                "metadata": _meta(layer, "fill"),
+            }
+        )
+        if style.outline:
+            out.append(
+                {
+                    "id": f"{layer.id}-outline",
+                    "type": "line",
+                    **base,
+                    **zooms,
+                    "layout": _visibility(layer),
+                    "paint": {"line-color": style.outline, "line-width": style.width},
+                    "metadata": _meta(layer, "outline"),
+                }
+            )
     elif style.kind == "line":
-        out.append({
-            "id": f"{layer.id}-line", "type": "line", **base, **zooms,
-            "layout": {**_visibility(layer), "line-cap": "round", "line-join": "round"},
-            "paint": {"line-color": color, "line-width": style.width,
-                      "line-opacity": style.opacity},
-            "metadata": _meta(layer, "line"),
-        })
+        out.append(
+            {
+                "id": f"{layer.id}-line",
+                "type": "line",
+                **base,
+                **zooms,
+                "layout": {**_visibility(layer), "line-cap": "round", "line-join": "round"},
+                "paint": {
+                    "line-color": color,
+                    "line-width": style.width,
+                    "line-opacity": style.opacity,
+                },
+                "metadata": _meta(layer, "line"),
+            }
+        )
     else:  # circle; clusters (point_count > 1) grow with their size and show their count
         clustered = ["all", ["has", "point_count"], [">", ["get", "point_count"], 1]]
-        out.append({
-            "id": f"{layer.id}-circle", "type": "circle", **base, **zooms,
-            "layout": _visibility(layer),
-            "paint": {
-                "circle-color": ["case", clustered, style.color, color],
-                "circle-radius": [
-                    "case", clustered,
-                    ["interpolate", ["linear"], ["get", "point_count"],
-                     2, style.radius + 3, 100, style.radius + 10, 1000, style.radius + 16],
-                    style.radius,
-                ],
-                "circle-opacity": style.opacity,
-                "circle-stroke-color": style.outline or "#ffffff",
-                "circle-stroke-width": 1,
-            },
-            "metadata": _meta(layer, "circle"),
-        })
+        out.append(
+            {
+                "id": f"{layer.id}-circle",
+                "type": "circle",
+                **base,
+                **zooms,
+                "layout": _visibility(layer),
+                "paint": {
+                    "circle-color": ["case", clustered, style.color, color],
+                    "circle-radius": [
+                        "case",
+                        clustered,
+                        [
+                            "interpolate",
+                            ["linear"],
+                            ["get", "point_count"],
+                            2,
+                            style.radius + 3,
+                            100,
+                            style.radius + 10,
+                            1000,
+                            style.radius + 16,
+                        ],
+                        style.radius,
+                    ],
+                    "circle-opacity": style.opacity,
+                    "circle-stroke-color": style.outline or "#ffffff",
+                    "circle-stroke-width": 1,
+                },
+                "metadata": _meta(layer, "circle"),
+            }
+        )
         if layer.tile_options.cluster_below_zoom is not None:
-            out.append({
-                "id": f"{layer.id}-count", "type": "symbol", **base,
-                "maxzoom": layer.tile_options.cluster_below_zoom,
-                "filter": clustered,
-                "layout": {**_visibility(layer), "text-field": ["to-string", ["get", "point_count"]],
-                           "text-font": FONT, "text-size": 11, "text-allow-overlap": True},
-                "paint": {"text-color": "#ffffff"},
-                "metadata": _meta(layer, "count"),
-            })
+            out.append(
+                {
+                    "id": f"{layer.id}-count",
+                    "type": "symbol",
+                    **base,
+                    "maxzoom": layer.tile_options.cluster_below_zoom,
+                    "filter": clustered,
+                    "layout": {
+                        **_visibility(layer),
+                        "text-field": ["to-string", ["get", "point_count"]],
+                        "text-font": FONT,
+                        "text-size": 11,
+                        "text-allow-overlap": True,
+                    },
+                    "paint": {"text-color": "#ffffff"},
+                    "metadata": _meta(layer, "count"),
+                }
+            )
     if style.label_field:
         label = {
-            "id": f"{layer.id}-label", "type": "symbol", **base,
+            "id": f"{layer.id}-label",
+            "type": "symbol",
+            **base,
             "minzoom": max(layer.tile_options.min_zoom, 11 if style.kind != "fill" else 9),
             "layout": {
                 **_visibility(layer),
@@ -120,7 +166,11 @@ def feature_style_layers(layer: FeatureLayer) -> list[dict[str, Any]]:
                 "text-size": 12,
                 "text-optional": True,
             },
-            "paint": {"text-color": "#263238", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
+            "paint": {
+                "text-color": "#263238",
+                "text-halo-color": "#ffffff",
+                "text-halo-width": 1.2,
+            },
             "metadata": _meta(layer, "label"),
         }
         if style.kind == "circle":
@@ -154,7 +204,8 @@ def raster_style(layer: RasterLayer, base: str) -> tuple[dict[str, Any], dict[st
 def style_document(user, base: str, lang: str | None = None) -> dict[str, Any]:
     visible = registry.visible_to(user)
     features = [
-        layer for layer in visible
+        layer
+        for layer in visible
         if isinstance(layer, FeatureLayer) and layer.supports_vector_tiles
     ]
     rasters = [layer for layer in visible if isinstance(layer, RasterLayer)]

@@ -11,9 +11,17 @@ from layers.registry import FeatureLayer
 from tiles import mvt, service
 
 NUMBER_TYPES = {
-    "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
-    "PositiveSmallIntegerField", "PositiveBigIntegerField", "FloatField", "DecimalField",
-    "AutoField", "BigAutoField", "ForeignKey",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "PositiveBigIntegerField",
+    "FloatField",
+    "DecimalField",
+    "AutoField",
+    "BigAutoField",
+    "ForeignKey",
 }
 
 
@@ -61,8 +69,10 @@ def tilejson(layers: list[FeatureLayer], user, base: str) -> dict[str, Any]:
     key = service.canonical_key(layers)
     boxes = [extent(layer) for layer in layers]
     bounds = [
-        min(b[0] for b in boxes), min(b[1] for b in boxes),
-        max(b[2] for b in boxes), max(b[3] for b in boxes),
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
     ]
     minzoom = min(layer.tile_options.min_zoom for layer in layers)
     maxzoom = min(mvt.MAX_ZOOM, max(layer.tile_options.max_zoom for layer in layers))

@@ -15,8 +15,10 @@ _TRAVERSAL = re.compile(r"(^|[/\\])\.\.?($|[/\\])|[\x00/\\~%]|^\.")
 
 def _error(status: int, message_vi: str, message_en: str) -> JsonResponse:
     return JsonResponse(
-        {"code": {400: "InvalidParameterValue", 404: "NotFound"}.get(status, "Error"),
-         "description": f"{message_vi} / {message_en}"},
+        {
+            "code": {400: "InvalidParameterValue", 404: "NotFound"}.get(status, "Error"),
+            "description": f"{message_vi} / {message_en}",
+        },
         status=status,
     )
 

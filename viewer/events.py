@@ -76,8 +76,15 @@ def stream(user, last_event_id: int | None = None) -> Iterator[str]:
             for hid, layer, fid, op, version, old_bbox, new_bbox in rows:
                 sent = hid
                 yield _event(
-                    {"layer": layer, "id": fid, "op": op, "version": version,
-                     "history_id": hid, "old_bbox": old_bbox, "new_bbox": new_bbox}
+                    {
+                        "layer": layer,
+                        "id": fid,
+                        "op": op,
+                        "version": version,
+                        "history_id": hid,
+                        "old_bbox": old_bbox,
+                        "new_bbox": new_bbox,
+                    }
                 )
         while (remaining := deadline - time.monotonic()) > 0:
             got = False

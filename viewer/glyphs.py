@@ -71,8 +71,12 @@ def _edt(seed: np.ndarray) -> np.ndarray:
 def sdf(coverage: np.ndarray) -> np.ndarray:
     """Anti-aliased coverage (0..1) → MapLibre SDF bytes (192 ≈ the glyph's edge)."""
     inf = np.inf
-    outer = np.where(coverage >= 1, 0.0, np.where(coverage <= 0, inf, np.maximum(0, 0.5 - coverage) ** 2))
-    inner = np.where(coverage >= 1, inf, np.where(coverage <= 0, 0.0, np.maximum(0, coverage - 0.5) ** 2))
+    outer = np.where(
+        coverage >= 1, 0.0, np.where(coverage <= 0, inf, np.maximum(0, 0.5 - coverage) ** 2)
+    )
+    inner = np.where(
+        coverage >= 1, inf, np.where(coverage <= 0, 0.0, np.maximum(0, coverage - 0.5) ** 2)
+    )
     distance = np.sqrt(_edt(outer)) - np.sqrt(_edt(inner))
     values = np.round(255 - 255 * (distance / RADIUS + CUTOFF))
     return np.clip(values, 0, 255).astype(np.uint8)

@@ -20,7 +20,7 @@ from layers.registry import FeatureLayer, Text, registry
 class Metric:
     id: str
     title: Text
-    layer: str  # registry id; None-free: population comes from the unit itself
+    layer: str  # registry id of the counted layer (population comes from the unit itself)
     where: str = "TRUE"  # extra SQL condition on the layer's rows (alias p)
 
 
@@ -28,19 +28,27 @@ METRICS: tuple[Metric, ...] = (
     Metric("schools", Text("Trường học", "Schools"), "schools"),
     Metric("health_facilities", Text("Cơ sở y tế", "Health facilities"), "health_facilities"),
     Metric(
-        "cameras_online", Text("Camera trực tuyến", "Cameras online"), "cameras",
+        "cameras_online",
+        Text("Camera trực tuyến", "Cameras online"),
+        "cameras",
         "p.status = 'online'",
     ),
     Metric(
-        "cameras_offline", Text("Camera mất kết nối / bảo trì", "Cameras offline / maintenance"),
-        "cameras", "p.status <> 'online'",
+        "cameras_offline",
+        Text("Camera mất kết nối / bảo trì", "Cameras offline / maintenance"),
+        "cameras",
+        "p.status <> 'online'",
     ),
     Metric(
-        "reports_open", Text("Phản ánh đang xử lý", "Open field reports"), "field_reports",
+        "reports_open",
+        Text("Phản ánh đang xử lý", "Open field reports"),
+        "field_reports",
         "p.status IN ('new', 'received', 'assigned', 'in_progress')",
     ),
     Metric(
-        "reports_overdue", Text("Phản ánh quá hạn", "Overdue field reports"), "field_reports",
+        "reports_overdue",
+        Text("Phản ánh quá hạn", "Overdue field reports"),
+        "field_reports",
         "p.status IN ('new', 'received', 'assigned', 'in_progress') AND p.due_at < now()",
     ),
 )
@@ -69,7 +77,8 @@ def unit_stats(user, unit: str = "communes") -> dict:
     selects, joins = [], []
     for i, metric in enumerate(metrics):
         layer = registry.get(metric.layer)
-        assert isinstance(layer, FeatureLayer)
+        if not isinstance(layer, FeatureLayer):
+            raise TypeError(f"metric {metric.id}: {metric.layer} is not a feature layer")
         where, where_params = layer.sql_filter()
         table = qn(layer.table)
         if unit == "communes":

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.middleware.csrf import get_token
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -93,7 +91,9 @@ def api_stats(request):
     unit = request.GET.get("by", "communes")
     if unit not in stats.UNIT_LAYERS:
         return _error(
-            400, "bad-unit", "by phải là communes hoặc districts.",
+            400,
+            "bad-unit",
+            "by phải là communes hoặc districts.",
             "by must be communes or districts.",
         )
     return _json(stats.unit_stats(request.user, unit))
@@ -209,7 +209,9 @@ def api_geojson(request, layer_id: str):
 def glyph_range(request, fontstack: str, start: int, end: int):
     """Glyph ranges not rendered at set-up (or before collectstatic): rendered once, cached."""
     # MapLibre asks for a comma-separated font stack; we serve the first font we know.
-    name = next((f.strip() for f in fontstack.split(",") if f.strip() in settings.VIEWER_FONTS), None)
+    name = next(
+        (f.strip() for f in fontstack.split(",") if f.strip() in settings.VIEWER_FONTS), None
+    )
     if name is None or end != start + 255 or start % 256 or start >= 65536:
         raise Http404(fontstack)
     try:
@@ -219,7 +221,3 @@ def glyph_range(request, fontstack: str, start: int, end: int):
     response = FileResponse(path.open("rb"), content_type="application/x-protobuf")
     response["Cache-Control"] = "public, max-age=86400"
     return response
-
-
-def config_json(config: dict) -> str:
-    return json.dumps(config, ensure_ascii=False)

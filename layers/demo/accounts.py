@@ -8,9 +8,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
-from django.contrib.contenttypes.models import ContentType
 
-from layers.models import LayerAccess
+from layers.permissions import sync_layer_permissions
 from layers.registry import Access, FeatureLayer, registry
 
 OPERATORS = "Vận hành IOC"
@@ -39,19 +38,9 @@ def editor_codenames() -> set[str]:
 
 
 def _permissions(codenames: set[str]) -> list[Permission]:
-    """The layer permissions; those of layers registered since the last migrate are created
-    here the way the post_migrate hook (layers/apps.py) creates them."""
-    content_type = ContentType.objects.get_for_model(LayerAccess, for_concrete_model=False)
-    found = list(Permission.objects.filter(content_type=content_type, codename__in=codenames))
-    missing = codenames - {p.codename for p in found}
-    names = {codename: name for layer in registry for codename, name in layer.permissions()}
-    for codename in sorted(missing):
-        found.append(
-            Permission.objects.create(
-                content_type=content_type, codename=codename, name=names[codename][:255]
-            )
-        )
-    return found
+    """The layer permissions (those of layers registered since the last migrate are created)."""
+    every = sync_layer_permissions()
+    return [every[codename] for codename in sorted(codenames)]
 
 
 def password_file(username: str) -> Path:

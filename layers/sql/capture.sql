@@ -1,4 +1,6 @@
 -- Change capture and derived attributes, installed by layers/capture.py after every migrate.
+-- Times are statement_timestamp(): like Django's Now(), and distinct per statement inside one
+-- transaction, so histories sort in the order things happened.
 -- Everything here is CREATE OR REPLACE: re-running it is harmless.
 -- Tokens @@name@@ are filled in from Python declarations (one source of truth).
 
@@ -77,7 +79,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW.tracking_code IS NULL OR NEW.tracking_code = '' THEN
-      NEW.tracking_code := 'PA-' || to_char(coalesce(NEW.submitted_at, now()) AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYMMDD')
+      NEW.tracking_code := 'PA-' || to_char(coalesce(NEW.submitted_at, statement_timestamp()) AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYMMDD')
                            || '-' || upper(substr(md5(random()::text || clock_timestamp()::text), 1, 6));
     END IF;
     IF NEW.status <> 'new' AND current_setting('ioc.allow_any_status', true) IS DISTINCT FROM 'on' THEN
@@ -89,10 +91,10 @@ BEGIN
       MESSAGE = format('Field report %s cannot go from "%s" to "%s"', OLD.tracking_code, OLD.status, NEW.status);
   END IF;
   IF NEW.due_at IS NULL THEN
-    NEW.due_at := coalesce(NEW.submitted_at, now()) + ioc_report_sla(NEW.category);
+    NEW.due_at := coalesce(NEW.submitted_at, statement_timestamp()) + ioc_report_sla(NEW.category);
   END IF;
   IF NEW.status IN ('resolved', 'closed') AND NEW.resolved_at IS NULL THEN
-    NEW.resolved_at := now();
+    NEW.resolved_at := statement_timestamp();
   ELSIF NEW.status NOT IN ('resolved', 'closed', 'rejected') THEN
     NEW.resolved_at := NULL;
   END IF;
@@ -106,7 +108,7 @@ BEGIN
     INSERT INTO @@statuslog@@ (report_id, from_status, to_status, changed_at, changed_by, note)
     VALUES (NEW.id, CASE WHEN TG_OP = 'INSERT' THEN '' ELSE OLD.status END, NEW.status,
             CASE WHEN TG_OP = 'INSERT' THEN NEW.submitted_at
-                 ELSE coalesce(nullif(current_setting('ioc.changed_at', true), '')::timestamptz, now()) END,
+                 ELSE coalesce(nullif(current_setting('ioc.changed_at', true), '')::timestamptz, statement_timestamp()) END,
             ioc_actor(),
             coalesce(current_setting('ioc.status_note', true), ''));
   END IF;
@@ -120,7 +122,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     NEW.version := 1;
-    NEW.created_at := now();
+    NEW.created_at := statement_timestamp();
     NEW.created_by := ioc_actor();
   ELSE
     NEW.version := OLD.version;
@@ -133,7 +135,7 @@ BEGIN
     END IF;
     NEW.version := OLD.version + 1;
   END IF;
-  NEW.updated_at := now();
+  NEW.updated_at := statement_timestamp();
   NEW.updated_by := ioc_actor();
   RETURN NEW;
 END $$;
@@ -181,7 +183,7 @@ BEGIN
     (layer, table_name, feature_id, op, version, actor, db_role, changed_at, txid,
      old_data, new_data, old_geom, new_geom, old_bbox, new_bbox)
   VALUES
-    (lyr, TG_TABLE_NAME, fid, left(TG_OP, 1), ver, ioc_actor(), session_user, now(), txid_current(),
+    (lyr, TG_TABLE_NAME, fid, left(TG_OP, 1), ver, ioc_actor(), session_user, statement_timestamp(), txid_current(),
      old_j, new_j, old_g, new_g, ioc_bbox(old_all), ioc_bbox(new_all))
   RETURNING id INTO hid;
   PERFORM pg_notify('@@channel@@', json_build_object(

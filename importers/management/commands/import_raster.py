@@ -25,8 +25,12 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         try:
             report = import_raster(
-                opts["path"], opts["layer"], title=opts["title"], render=opts["render"],
-                srs=opts["srs"], actor=opts["actor"],
+                opts["path"],
+                opts["layer"],
+                title=opts["title"],
+                render=opts["render"],
+                srs=opts["srs"],
+                actor=opts["actor"],
             )
         except ImportFailed as exc:
             raise CommandError(f"[{exc.code}] {exc}") from exc

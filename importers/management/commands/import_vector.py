@@ -46,7 +46,10 @@ class Command(BaseCommand):
         )
         try:
             report = run_import(
-                Path(opts["path"]), opts["layer"], options, actor=opts["actor"],
+                Path(opts["path"]),
+                opts["layer"],
+                options,
+                actor=opts["actor"],
                 show_progress=not opts["no_progress"],
             )
         except ImportFailed as exc:

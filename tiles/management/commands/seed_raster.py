@@ -57,6 +57,9 @@ class Command(BaseCommand):
                 seeds[layer_id]["coverages"] = [layer_id]
         seeding = SeedingConfiguration({"seeds": seeds, "coverages": coverages}, conf)
         tasks = seeding.seeds(list(seeds))
-        seed(tasks, concurrency=concurrency,
-             progress_logger=ProgressLog(out=self.stdout, verbose=options["verbosity"] > 1))
+        seed(
+            tasks,
+            concurrency=concurrency,
+            progress_logger=ProgressLog(out=self.stdout, verbose=options["verbosity"] > 1),
+        )
         self.stdout.write(self.style.SUCCESS(f"seeded {', '.join(chosen)} z{lo}–{hi}"))

@@ -23,16 +23,16 @@ class _Seeder:
 
 
 class Command(BaseCommand):
-    help = (
-        "Tạo sẵn ô bản đồ vector vào bộ đệm. / Pre-render vector tiles into the tile cache."
-    )
+    help = "Tạo sẵn ô bản đồ vector vào bộ đệm. / Pre-render vector tiles into the tile cache."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--layer", required=True, help="layer id, or several joined by ,")
         parser.add_argument("--zoom", default="0-12", help="e.g. 0-12 or 14")
         parser.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat (default: the layer's)")
         parser.add_argument(
-            "--audience", choices=["public", "full"], default="public",
+            "--audience",
+            choices=["public", "full"],
+            default="public",
             help="public: public attributes; full: with restricted attributes too",
         )
 
@@ -53,8 +53,12 @@ class Command(BaseCommand):
             raise CommandError("--zoom like 0-12, --bbox like 105.5,21.4,106.2,22.0") from None
         if box is None:
             extents = [tilejson.extent(la) for la in layers if isinstance(la, FeatureLayer)]
-            box = (min(e[0] for e in extents), min(e[1] for e in extents),
-                   max(e[2] for e in extents), max(e[3] for e in extents))
+            box = (
+                min(e[0] for e in extents),
+                min(e[1] for e in extents),
+                max(e[2] for e in extents),
+                max(e[3] for e in extents),
+            )
         if len(box) != 4:
             raise CommandError("--bbox needs four numbers")
         addresses = []
@@ -63,13 +67,19 @@ class Command(BaseCommand):
             addresses += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
         rendered = hits = 0
         size = 0
-        for z, x, y in tqdm(addresses, desc=f"{layer} z{zmin}-{zmax}", unit="tile",
-                            disable=options["verbosity"] == 0):
+        for z, x, y in tqdm(
+            addresses,
+            desc=f"{layer} z{zmin}-{zmax}",
+            unit="tile",
+            disable=options["verbosity"] == 0,
+        ):
             tile = service.get_tile(layer, user, z, x, y)
             hits += tile.hit
             rendered += not tile.hit
             size += len(tile.data)
-        self.stdout.write(self.style.SUCCESS(
-            f"{len(addresses)} tiles ({rendered} rendered, {hits} already cached, "
-            f"{size / 1e6:.1f} MB)"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(addresses)} tiles ({rendered} rendered, {hits} already cached, "
+                f"{size / 1e6:.1f} MB)"
+            )
+        )

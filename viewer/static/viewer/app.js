@@ -476,7 +476,13 @@ function onChange(event) {
   // Coalesce bursts (an import of 1,000 rows) into one refresh per layer.
   for (const id of [change.layer, change.old_layer]) {
     if (!id || pending.has(id)) continue;
-    pending.set(id, setTimeout(() => { pending.delete(id); refreshSource(id, change.history_id); }, 150));
+    // Refresh at once, and again a moment later: the tile cache's listener invalidates the
+    // tiles on the same notification, possibly just after our first request.
+    pending.set(id, setTimeout(() => {
+      pending.delete(id);
+      refreshSource(id, change.history_id);
+      setTimeout(() => refreshSource(id, `${change.history_id}b`), 700);
+    }, 100));
   }
   let text = null;
   if (change.layer === "field_reports") text = change.op === "I" ? t("new_report") : t("report_changed");
