@@ -20,6 +20,7 @@ run:
 	scripts/pg.sh start
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py viewer_glyphs
 	$(PY) manage.py collectstatic --noinput -v 0
 	exec scripts/serve.sh
 

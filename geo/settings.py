@@ -133,7 +133,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: stream/snapshot URLs are https
 
 # --- Internationalisation: Vietnamese first ---------------------------------------------------
 LANGUAGE_CODE = os.environ.get("IOC_LANGUAGE_CODE", "vi")
@@ -147,6 +146,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("IOC_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "geo" / "static"]
+# collectstatic writes gzip siblings that whitenoise serves (maplibre-gl.js: 1 MB → ~0.25 MB).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",

@@ -23,7 +23,13 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from importers import crsdetect, encoding
-from importers.errors import EmptySource, FeaturesRejected, UnknownLayerError, WriteFailed
+from importers.errors import (
+    EmptySource,
+    FeaturesRejected,
+    FieldMapError,
+    UnknownLayerError,
+    WriteFailed,
+)
 from importers.mapping import BadValue, Target, check_layer, load_field_map
 from importers.readers import READERS, Source, extracted, reader_for
 from importers.report import Report
@@ -190,6 +196,13 @@ class Importer:
                 )
             mapping = check_layer(source, self.target, field_map)
             self.mapping = mapping
+            if opts.mode == "upsert" and self.target.key not in mapping.fields:
+                raise FieldMapError(
+                    f"Chế độ upsert cần trường khoá “{self.target.key}” trong tệp (hoặc --key, "
+                    "--field-map).",
+                    f"Upsert needs the key field {self.target.key!r} in the file (or --key, "
+                    "--field-map).",
+                )
             self.report.field_mapping = dict(mapping.fields)
             self.report.ignored_fields = mapping.ignored
             self._detect_encodings(source, sample)

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.gis import admin as gis_admin
 from django.contrib.gis.forms.widgets import OpenLayersWidget
 from django.core.exceptions import PermissionDenied
+from django.db.models import URLField
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -78,6 +79,8 @@ class FeatureAdmin(gis_admin.GISModelAdmin):
 
     form = FeatureForm
     gis_widget = OfflineMapWidget
+    # Stream and snapshot URLs are https (Django 6's default; say it now).
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}
     readonly_fields = ("version", "created_at", "created_by", "updated_at", "updated_by")
     history_template = "layers/admin/feature_history.html"
     list_per_page = 50

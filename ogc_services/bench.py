@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import yaml
 from django.conf import settings
 from django.db import connection
 
@@ -57,7 +58,7 @@ def build_table(n: int) -> str:
         cursor.execute("SELECT setseed(0.42)")
         cursor.execute(
             f"""INSERT INTO bench.{table} (id, name, value, geom)
-                SELECT i, 'điểm ' || i, (i * 7919) % 1000,
+                SELECT i, 'điểm ' || i, (i * 7919) %% 1000,
                        ST_SetSRID(ST_MakePoint(%s + random() * %s, %s + random() * %s), 4326)
                 FROM generate_series(1, %s) AS i""",
             [x1, x2 - x1, y1, y2 - y1, n],
@@ -123,48 +124,60 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _vanilla_config(tmp: Path, table: str) -> tuple[Path, Path]:
     db = settings.DATABASES["default"]
-    config = f"""
-server:
-  bind: {{host: 127.0.0.1, port: 5000}}
-  url: http://127.0.0.1:5000
-  mimetype: application/json; charset=UTF-8
-  encoding: utf-8
-  languages: [en-US]
-  limits: {{default_items: 10, max_items: 10000}}
-  map: {{url: https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png, attribution: OSM}}
-logging: {{level: ERROR}}
-metadata:
-  identification: {{title: bench, description: bench, keywords: [bench], keywords_type: theme,
-                    terms_of_service: https://example.org, url: https://example.org}}
-  license: {{name: CC-BY 4.0, url: https://creativecommons.org/licenses/by/4.0/}}
-  provider: {{name: bench, url: https://example.org}}
-  contact: {{name: bench, position: bench, address: x, city: x, stateorprovince: x,
-             postalcode: x, country: x, phone: x, fax: x, email: x@example.org, url: x,
-             hours: x, instructions: x, role: pointOfContact}}
-resources:
-  bench_points:
-    type: collection
-    title: bench
-    description: bench
-    keywords: [bench]
-    extents:
-      spatial: {{bbox: [105.2, 21.3, 106.3, 22.75], crs: http://www.opengis.net/def/crs/OGC/1.3/CRS84}}
-    providers:
-      - type: feature
-        name: PostgreSQL
-        data:
-          host: {db["HOST"]}
-          port: {db["PORT"]}
-          dbname: {db["NAME"]}
-          user: {db["USER"]}
-          password: "{db.get("PASSWORD") or ""}"
-          search_path: [bench, public]
-        id_field: id
-        table: {table}
-        geom_field: geom
-"""
+    url = "https://example.org"
+    config = {
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": 5000},
+            "url": "http://127.0.0.1:5000",
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "languages": ["en-US"],
+            "limits": {"default_items": 10, "max_items": 10000},
+            "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"},
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": "bench",
+                "description": "bench",
+                "keywords": ["bench"],
+                "keywords_type": "theme",
+                "terms_of_service": url,
+                "url": url,
+            },
+            "license": {"name": "CC-BY 4.0", "url": url},
+            "provider": {"name": "bench", "url": url},
+            "contact": {"name": "bench", "email": "bench@example.org", "role": "pointOfContact"},
+        },
+        "resources": {
+            "bench_points": {
+                "type": "collection",
+                "title": "bench",
+                "description": "bench",
+                "keywords": ["bench"],
+                "extents": {"spatial": {"bbox": list(settings.IOC_PROVINCE_BBOX)}},
+                "providers": [
+                    {
+                        "type": "feature",
+                        "name": "PostgreSQL",
+                        "data": {
+                            "host": str(db["HOST"]),
+                            "port": int(db["PORT"]),
+                            "dbname": db["NAME"],
+                            "user": db["USER"],
+                            "password": db.get("PASSWORD") or "",
+                            "search_path": ["bench", "public"],
+                        },
+                        "id_field": "id",
+                        "table": table,
+                        "geom_field": "geom",
+                    }
+                ],
+            }
+        },
+    }
     cfg = tmp / "pygeoapi.yml"
-    cfg.write_text(config)
+    cfg.write_text(yaml.safe_dump(config, allow_unicode=True))
     oas = tmp / "openapi.yml"
     subprocess.run(
         [

@@ -105,7 +105,8 @@ ensure_debian_packages() {
   v=$(pg_version)
   [[ -n $v ]] || die "no PostgreSQL with PostGIS 3 found in apt (postgresql-N-postgis-3)"
   local required=("postgresql-$v" "postgresql-$v-postgis-3" postgresql-contrib
-    gdal-bin libgdal-dev libgeos-dev libproj-dev proj-bin binutils)
+    gdal-bin libgdal-dev libgeos-dev libproj-dev proj-bin binutils
+    fonts-dejavu-core) # the map's Vietnamese label glyphs are rendered from DejaVu Sans
   local optional=()
   if [[ $MODE == test ]]; then
     optional+=(docker-compose python3-qgis qgis-providers wrk)

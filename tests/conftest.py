@@ -12,11 +12,26 @@ from django.core.management import call_command
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database gets the Thái Nguyên demo data once per session."""
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_modify_db_settings
+):
+    """One test database, migrated and loaded with the Thái Nguyên demo data once per session.
+
+    Replaces pytest-django's fixture, which creates databases only for tests marked
+    ``django_db``: a session whose first tests use ``committed`` or ``live_url`` would
+    otherwise run against the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
     with django_db_blocker.unblock():
+        created = setup_databases(
+            verbosity=verbosity, interactive=False, keepdb=False, aliases={"default"}
+        )
         call_command("load_demo", verbosity=0)
     yield
+    with django_db_blocker.unblock():
+        teardown_databases(created, verbosity=verbosity)
 
 
 @pytest.fixture
