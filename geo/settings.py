@@ -105,7 +105,11 @@ PG_SOCKET_DIR = Path(os.environ.get("IOC_PG_SOCKET_DIR", VAR_DIR / "run"))
 if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"], engine="django.contrib.gis.db.backends.postgis"
+            os.environ["DATABASE_URL"],
+            engine="django.contrib.gis.db.backends.postgis",
+            # Persistent connections: a new connection per request costs ~6× throughput.
+            conn_max_age=60,
+            conn_health_checks=True,
         )
     }
     USING_PRIVATE_CLUSTER = False
