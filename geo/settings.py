@@ -184,6 +184,9 @@ BASEMAP_URL = os.environ.get("IOC_BASEMAP_URL", "")
 # --- tiles ---
 # Vector-tile cache backend (a key of tiles.cache.BACKENDS: "file", "memory").
 TILE_CACHE_BACKEND = os.environ.get("IOC_TILE_CACHE_BACKEND", "file")
+# Only in the server that `manage.py bench --only tiles` starts: also serve its bench tables
+# (schema "bench") as layers bench_points/bench_polygons (tiles/benchlayers.py).
+TILES_BENCH_LAYERS = os.environ.get("IOC_TILES_BENCH_LAYERS", "") == "1"
 # MapProxy: generated configuration, raster caches (COGs) and its tile cache live here.
 MAPPROXY_DIR = Path(os.environ.get("IOC_MAPPROXY_DIR", VAR_DIR / "mapproxy"))
 MAPPROXY_CACHE_DIR = Path(

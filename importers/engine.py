@@ -450,6 +450,9 @@ class Importer:
         for value, rows in dupes:
             for r in rows[1:]:
                 self.report.counts["rejected"] += 1
+                if len(self.report.rejected) >= MAX_REASONS:
+                    drop.append(r)
+                    continue
                 self.report.rejected.append(
                     {
                         "row": r,

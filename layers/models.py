@@ -14,7 +14,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from layers.reports import OPEN_STATUSES, can_transition
 from layers.validation import validate_geometry
 
 
@@ -112,7 +114,7 @@ class AdminUnit(Feature):
 
     class Meta:
         verbose_name = _("đơn vị hành chính")
-        verbose_name_plural = _("đơn vị hành chính")
+        verbose_name_plural = pgettext_lazy("plural", "đơn vị hành chính")
         constraints = [
             models.UniqueConstraint(
                 fields=["generation", "level", "code"], name="adminunit_unique_code"
@@ -165,7 +167,7 @@ class CommuneCrosswalk(models.Model):
 
     class Meta:
         verbose_name = _("bảng chuyển đổi xã cũ → xã mới")
-        verbose_name_plural = _("bảng chuyển đổi xã cũ → xã mới")
+        verbose_name_plural = pgettext_lazy("plural", "bảng chuyển đổi xã cũ → xã mới")
         constraints = [
             models.UniqueConstraint(fields=["old_code", "new_unit"], name="crosswalk_unique_pair")
         ]
@@ -248,7 +250,7 @@ class Camera(InCommune):
 
     class Meta:
         verbose_name = _("camera")
-        verbose_name_plural = _("camera")
+        verbose_name_plural = pgettext_lazy("plural", "camera")
         constraints = [
             models.CheckConstraint(
                 condition=Q(bearing__gte=0, bearing__lte=360), name="camera_bearing_range"
@@ -296,7 +298,7 @@ class School(InCommune):
 
     class Meta:
         verbose_name = _("trường học")
-        verbose_name_plural = _("trường học")
+        verbose_name_plural = pgettext_lazy("plural", "trường học")
 
     def __str__(self) -> str:
         return self.name
@@ -325,7 +327,7 @@ class HealthFacility(InCommune):
 
     class Meta:
         verbose_name = _("cơ sở y tế")
-        verbose_name_plural = _("cơ sở y tế")
+        verbose_name_plural = pgettext_lazy("plural", "cơ sở y tế")
 
     def __str__(self) -> str:
         return self.name
@@ -365,7 +367,7 @@ class RoadSegment(Feature):
 
     class Meta:
         verbose_name = _("đoạn đường")
-        verbose_name_plural = _("đoạn đường")
+        verbose_name_plural = pgettext_lazy("plural", "đoạn đường")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -403,7 +405,7 @@ class TrafficNode(InCommune):
 
     class Meta:
         verbose_name = _("nút giao thông")
-        verbose_name_plural = _("nút giao thông")
+        verbose_name_plural = pgettext_lazy("plural", "nút giao thông")
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
@@ -459,28 +461,60 @@ class FieldReport(InCommune):
 
     class Meta:
         verbose_name = _("phản ánh hiện trường")
-        verbose_name_plural = _("phản ánh hiện trường")
+        verbose_name_plural = pgettext_lazy("plural", "phản ánh hiện trường")
         indexes = [models.Index(fields=["status", "due_at"])]
 
-    OPEN_STATUSES = ("new", "received", "assigned", "in_progress")
+    OPEN_STATUSES = OPEN_STATUSES
 
     def __str__(self) -> str:
         return f"{self.tracking_code} — {self.title}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The status as stored: the workflow allows only some transitions from it.
+        instance._stored_status = instance.__dict__.get("status")
+        return instance
+
+    def clean(self) -> None:
+        super().clean()
+        stored = getattr(self, "_stored_status", None)
+        if self._state.adding and self.status != self.Status.NEW:
+            raise ValidationError({"status": _("Phản ánh mới phải bắt đầu ở trạng thái “Mới”.")})
+        if stored and not can_transition(stored, self.status):
+            raise ValidationError(
+                {
+                    "status": _("Không thể chuyển phản ánh từ “%(a)s” sang “%(b)s”.")
+                    % {
+                        "a": self.Status(stored).label,
+                        "b": self.Status(self.status).label,
+                    }
+                }
+            )
 
 
 class FieldReportStatusChange(models.Model):
     """Public status history of a field report; written by a database trigger on every change."""
 
-    report = models.ForeignKey(FieldReport, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=12, choices=FieldReport.Status.choices, blank=True)
-    to_status = models.CharField(max_length=12, choices=FieldReport.Status.choices)
-    changed_at = models.DateTimeField(db_default=Now())
-    changed_by = models.CharField(max_length=150, blank=True)
-    note = models.TextField(blank=True)
+    report = models.ForeignKey(
+        FieldReport,
+        verbose_name=_("phản ánh"),
+        on_delete=models.CASCADE,
+        related_name="status_changes",
+    )
+    from_status = models.CharField(
+        _("từ trạng thái"), max_length=12, choices=FieldReport.Status.choices, blank=True
+    )
+    to_status = models.CharField(
+        _("sang trạng thái"), max_length=12, choices=FieldReport.Status.choices
+    )
+    changed_at = models.DateTimeField(_("thời điểm"), db_default=Now())
+    changed_by = models.CharField(_("người thực hiện"), max_length=150, blank=True)
+    note = models.TextField(_("ghi chú"), blank=True)
 
     class Meta:
         verbose_name = _("lịch sử trạng thái phản ánh")
-        verbose_name_plural = _("lịch sử trạng thái phản ánh")
+        verbose_name_plural = pgettext_lazy("plural", "lịch sử trạng thái phản ánh")
         ordering = ["changed_at", "id"]
 
 
@@ -493,27 +527,27 @@ class FeatureHistory(models.Model):
         UPDATE = "U", _("Sửa")
         DELETE = "D", _("Xoá")
 
-    layer = models.CharField(max_length=32, null=True)
-    table_name = models.CharField(max_length=63)
-    feature_id = models.BigIntegerField()
-    op = models.CharField(max_length=1, choices=Op.choices)
-    version = models.PositiveIntegerField(null=True)
-    actor = models.CharField(max_length=150)
-    db_role = models.CharField(max_length=63)
-    changed_at = models.DateTimeField(db_default=Now())
-    txid = models.BigIntegerField()
-    old_data = models.JSONField(null=True)
-    new_data = models.JSONField(null=True)
-    old_geom = models.GeometryField(srid=4326, null=True, spatial_index=False)
-    new_geom = models.GeometryField(srid=4326, null=True, spatial_index=False)
+    layer = models.CharField(_("lớp"), max_length=32, null=True)
+    table_name = models.CharField(_("bảng"), max_length=63)
+    feature_id = models.BigIntegerField(_("mã đối tượng"))
+    op = models.CharField(_("thao tác"), max_length=1, choices=Op.choices)
+    version = models.PositiveIntegerField(_("phiên bản"), null=True)
+    actor = models.CharField(_("người thực hiện"), max_length=150)
+    db_role = models.CharField(_("vai trò CSDL"), max_length=63)
+    changed_at = models.DateTimeField(_("thời điểm"), db_default=Now())
+    txid = models.BigIntegerField(_("giao dịch"))
+    old_data = models.JSONField(_("giá trị cũ"), null=True)
+    new_data = models.JSONField(_("giá trị mới"), null=True)
+    old_geom = models.GeometryField(_("hình học cũ"), srid=4326, null=True, spatial_index=False)
+    new_geom = models.GeometryField(_("hình học mới"), srid=4326, null=True, spatial_index=False)
     # Bounding box of all geometry columns (e.g. a camera's point and its FOV) before/after,
     # as [minx, miny, maxx, maxy] in lon/lat: what the tile cache invalidates.
-    old_bbox = models.JSONField(null=True)
-    new_bbox = models.JSONField(null=True)
+    old_bbox = models.JSONField(_("khung bao cũ"), null=True)
+    new_bbox = models.JSONField(_("khung bao mới"), null=True)
 
     class Meta:
         verbose_name = _("lịch sử thay đổi")
-        verbose_name_plural = _("lịch sử thay đổi")
+        verbose_name_plural = pgettext_lazy("plural", "lịch sử thay đổi")
         indexes = [
             models.Index(fields=["layer", "feature_id", "-id"]),
             models.Index(fields=["changed_at"]),

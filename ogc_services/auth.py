@@ -30,6 +30,14 @@ REALM = 'Basic realm="IOC OGC API", charset="UTF-8"'
 class Caller:
     user: object
     token: object | None = None  # ogc_services.models.ApiToken
+    # How the caller proved who it is: "basic", "bearer" or "session" (a browser's cookie, or
+    # nobody). Only "session" requests can be forged cross-site (CSRF), see views._delete.
+    via: str = "session"
+
+    @property
+    def has_credentials(self) -> bool:
+        """Authenticated by credentials sent with this very request (Basic or Bearer)."""
+        return self.via in ("basic", "bearer") and self.is_authenticated
 
     @property
     def is_authenticated(self) -> bool:
@@ -99,7 +107,7 @@ def authenticate_request(request) -> Caller:
         user = _basic_user(username, password, request)
         if user is None:
             raise unauthorized("Sai tên đăng nhập hoặc mật khẩu / Wrong username or password")
-        return Caller(user)
+        return Caller(user, via="basic")
     if scheme == "bearer":
         from ogc_services.models import ApiToken
 
@@ -110,7 +118,7 @@ def authenticate_request(request) -> Caller:
             )
         if token.last_used_at is None or (timezone.now() - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        return Caller(token.user, token)
+        return Caller(token.user, token, via="bearer")
     if header:
         raise unauthorized("Phương thức xác thực không được hỗ trợ / Unsupported authorization")
     user = getattr(request, "user", None) or AnonymousUser()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from contextvars import ContextVar
 from typing import Any
@@ -26,6 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo import crs as crs_registry
 from layers import services
+from layers.models import FeatureHistory
 from layers.registry import FeatureLayer, UnknownLayer, registry
 from ogc_services import cql, query
 from ogc_services.auth import (
@@ -38,6 +40,8 @@ from ogc_services.auth import (
 from ogc_services.config import CATALOG_ID, get_api
 from ogc_services.errors import OGCError, bad_request, error_response, not_found
 from ogc_services.provider import field_schema
+
+logger = logging.getLogger(__name__)
 
 GEOJSON = "application/geo+json"
 JSON_TYPES = {"application/geo+json", "application/json", "application/merge-patch+json"}
@@ -234,10 +238,13 @@ def _params(request: HttpRequest) -> dict[str, str]:
     return {k: v for k, v in request.GET.items() if k not in ("f", "lang")}
 
 
-def _allow(caller: Caller, layer: FeatureLayer, item: bool) -> str:
+def _allow(caller: Caller, layer: FeatureLayer, item: bool, patch: bool = False) -> str:
+    """The Allow header. PATCH is served but not advertised in OPTIONS: QGIS ≥ 3.32 switches
+    to PATCH when it sees it, and its PATCH carries no precondition (→ 428), while its PUT
+    sends the whole feature with the version it read (docs/decisions.md)."""
     verbs = ["GET", "HEAD", "OPTIONS"]
     if caller.can_edit(layer):
-        verbs += ["PUT", "PATCH", "DELETE"] if item else ["POST"]
+        verbs += (["PUT", "PATCH", "DELETE"] if patch else ["PUT", "DELETE"]) if item else ["POST"]
     return ", ".join(verbs)
 
 
@@ -314,24 +321,62 @@ def etag(layer: FeatureLayer, pk: Any, version: int) -> str:
     return f'"{layer.id}.{pk}.v{version}"'
 
 
-ETAG_RE = re.compile(r'^(?:W/)?"(?P<layer>[\w-]+)\.(?P<pk>\d+)\.v(?P<version>\d+)"$')
+ETAG_RE = re.compile(r'^"(?P<layer>[\w-]+)\.(?P<pk>\d+)\.v(?P<version>\d+)"$')
+UNCONDITIONAL_DELETE_HEADER = "IOC-Unconditional-Delete"
 
 
-def _expected_version(request: HttpRequest, layer: FeatureLayer, pk: int) -> int:
+def _precondition_required(what: str) -> OGCError:
+    return OGCError(
+        428,
+        "PreconditionRequired",
+        f"Cần điều kiện phiên bản: {what} / A version precondition is required: {what}",
+    )
+
+
+def _if_match_version(request: HttpRequest, layer: FeatureLayer, pk: int) -> int | None:
+    """The version named by ``If-Match`` (None when absent or ``*``, which names no version).
+
+    Strong comparison (RFC 9110 §13.1.1): a weak or foreign ETag never matches → 412. With
+    several ETags the one naming the current version is used; the service re-checks it under
+    the row lock, so a concurrent edit between this read and the write is still a 412.
+    """
     raw = request.META.get("HTTP_IF_MATCH", "").strip()
-    if not raw:
-        raise OGCError(
-            428,
-            "PreconditionRequired",
-            "Cần tiêu đề If-Match với ETag của đối tượng / An If-Match header with the item's "
-            "ETag is required",
-        )
-    match = ETAG_RE.match(raw)
-    if not match or match["layer"] != layer.id or int(match["pk"]) != pk:
+    if not raw or raw == "*":
+        return None
+    versions = set()
+    for tag in (t.strip() for t in raw.split(",")):
+        match = ETAG_RE.match(tag)
+        if match and match["layer"] == layer.id and int(match["pk"]) == pk:
+            versions.add(int(match["version"]))
+    if not versions:
         raise OGCError(
             412, "PreconditionFailed", "ETag không khớp đối tượng này / ETag does not match"
         )
-    return int(match["version"])
+    if len(versions) == 1:
+        return versions.pop()
+    found = query.fetch_feature(layer, {}, query.served_crs(None), pk, skip_geometry=True)
+    if found is None:
+        raise not_found(f"Không có đối tượng / No item {pk} in {layer.id}")
+    return found[1] if found[1] in versions else min(versions)
+
+
+def _body_version(data: dict[str, Any]) -> int | None:
+    """``properties.version`` of a PUT/PATCH body: the version the client read (QGIS sends the
+    whole feature back, version included, and no If-Match)."""
+    props = data.get("properties")
+    if not isinstance(props, dict) or props.get("version") is None:
+        return None
+    value = props["version"]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise bad_request(
+            "version phải là số nguyên dương / version must be a positive integer",
+            "InvalidFeature",
+        )
+    return value
 
 
 def _feature_response(
@@ -400,10 +445,7 @@ def item(request: HttpRequest, caller: Caller, collection_id: str, item_id: str)
     if request.method in ("PUT", "PATCH"):
         return _update(request, caller, layer, pk, replace=request.method == "PUT")
     if request.method == "DELETE":
-        _check_write(caller, layer)
-        expected = _expected_version(request, layer, pk)
-        services.do_delete_feature(layer, pk, expected_version=expected, actor=caller.user)
-        return HttpResponse(status=204)
+        return _delete(request, caller, layer, pk)
     return _not_allowed(caller, layer, item=True)
 
 
@@ -411,7 +453,7 @@ def _not_allowed(caller: Caller, layer: FeatureLayer, item: bool) -> HttpRespons
     response = error_response(
         OGCError(405, "MethodNotAllowed", "Phương thức không hỗ trợ / Method not allowed")
     )
-    response["Allow"] = _allow(caller, layer, item)
+    response["Allow"] = _allow(caller, layer, item, patch=True)
     return response
 
 
@@ -505,6 +547,10 @@ def _geometry(layer: FeatureLayer, raw: Any, crs: crs_registry.CRSDef) -> GEOSGe
         raise bad_request("Hình học không hợp lệ / Invalid geometry", "InvalidFeature") from None
 
 
+def _has_default(model_field) -> bool:
+    return model_field.has_default() or (model_field.blank and model_field.empty_strings_allowed)
+
+
 def _properties(layer: FeatureLayer, caller: Caller, props: Any) -> dict[str, Any]:
     if props is None:
         return {}
@@ -517,6 +563,11 @@ def _properties(layer: FeatureLayer, caller: Caller, props: Any) -> dict[str, An
     data, unknown = {}, []
     for name, value in props.items():
         if name in writable and name in visible:
+            model_field = writable[name]
+            if value is None and not model_field.null and _has_default(model_field):
+                # QGIS sends NULL for every field left empty: the column's default, as
+                # JSON Merge Patch's null ("remove") means for PATCH.
+                value = model_field.get_default()
             data[name] = value
         elif name in visible or name == "id":
             continue  # read-only attributes a client sends back (version, stamps, commune)
@@ -531,8 +582,10 @@ def _properties(layer: FeatureLayer, caller: Caller, props: Any) -> dict[str, An
     return data
 
 
-def _feature_parts(request, caller, layer) -> tuple[dict[str, Any], GEOSGeometry | None, bool]:
-    data = _body(request)
+def _feature_parts(
+    request, caller, layer, data: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], GEOSGeometry | None, bool]:
+    data = _body(request) if data is None else data
     if data.get("type") != "Feature":
         raise bad_request(
             "Cần một Feature GeoJSON / A GeoJSON Feature is expected", "InvalidFeature"
@@ -555,9 +608,19 @@ def _create(request: HttpRequest, caller: Caller, layer: FeatureLayer) -> HttpRe
 
 
 def _update(request, caller: Caller, layer: FeatureLayer, pk: int, replace: bool) -> HttpResponse:
+    """PUT/PATCH. Precondition: ``If-Match`` when sent, else the body's ``version`` (412 when
+    stale, nothing written); neither → 428 (docs/decisions.md, "preconditions")."""
     _check_write(caller, layer)
-    expected = _expected_version(request, layer, pk)
-    props, geom, _given = _feature_parts(request, caller, layer)
+    expected = _if_match_version(request, layer, pk)
+    data = _body(request)
+    if expected is None:
+        expected = _body_version(data)
+    if expected is None:
+        raise _precondition_required(
+            "tiêu đề If-Match với ETag, hoặc thuộc tính version đã đọc / an If-Match header "
+            "with the item's ETag, or the feature's version property as read"
+        )
+    props, geom, _given = _feature_parts(request, caller, layer, data)
     if replace and geom is None:
         raise bad_request("PUT cần hình học / PUT needs a geometry", "InvalidFeature")
     services.do_update_feature(
@@ -570,3 +633,36 @@ def _update(request, caller: Caller, layer: FeatureLayer, pk: int, replace: bool
         replace=replace,
     )
     return _feature_response(request, caller, layer, pk)
+
+
+def _delete(request, caller: Caller, layer: FeatureLayer, pk: int) -> HttpResponse:
+    """DELETE. With ``If-Match``: checked like PUT. Without: QGIS ≥ 3.32 sends nothing else, so a
+    caller whose credentials came with the request (Basic, Bearer) may delete unconditionally;
+    a browser session (CSRF-exposed) gets 428. The deleted version stays restorable
+    (``layers.services.do_restore_version``) and is named in the response and the log."""
+    _check_write(caller, layer)
+    expected = _if_match_version(request, layer, pk)
+    if expected is None and not caller.has_credentials:
+        raise _precondition_required(
+            "tiêu đề If-Match với ETag của đối tượng / an If-Match header with the item's ETag"
+        )
+    services.do_delete_feature(layer, pk, expected_version=expected, actor=caller.user)
+    response = HttpResponse(status=204)
+    if expected is None:
+        version = (
+            FeatureHistory.objects.filter(table_name=layer.table, feature_id=pk, op="D")
+            .order_by("-id")
+            .values_list("version", flat=True)
+            .first()
+        )
+        logger.warning(
+            "Unconditional OGC DELETE of %s/%s (version %s) by %s via %s; restore with "
+            "layers.services.do_restore_version",
+            layer.id,
+            pk,
+            version,
+            getattr(caller.user, "username", caller.user),
+            caller.via,
+        )
+        response[UNCONDITIONAL_DELETE_HEADER] = f"restorable-version={version}"
+    return response

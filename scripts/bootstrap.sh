@@ -109,7 +109,7 @@ ensure_debian_packages() {
     fonts-dejavu-core) # the map's Vietnamese label glyphs are rendered from DejaVu Sans
   local optional=()
   if [[ $MODE == test ]]; then
-    optional+=(docker-compose python3-qgis qgis-providers wrk)
+    optional+=(docker-compose python3-qgis qgis-providers wrk nginx) # nginx: tiles bench (cache hits)
     # Chromium: Debian names it chromium; accept any installed Chromium/Chrome binary.
     if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null &&
       ! command -v google-chrome >/dev/null; then

@@ -129,3 +129,12 @@ def test_layers_the_user_cannot_edit_are_refused(committed, users, tmp_path, set
     assert not ImportJob.objects.filter(created_by=users["operator"]).exists()
     anonymous = Client().get("/admin/importers/")
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
+
+
+def test_jobs_are_listed_in_the_admin(db, users):
+    client = Client()
+    client.force_login(users["admin"])
+    index = client.get("/admin/")
+    assert "/admin/importers/" in index.content.decode()
+    assert client.get("/admin/importers/importjob/").status_code == 200
+    assert client.get("/admin/importers/").status_code == 200  # the upload page

@@ -420,3 +420,13 @@ def test_import_commits_reach_listeners_and_ogc_items(committed, tmp_path, live_
         items = json.load(resp)
     codes = {f["properties"].get("code") for f in items["features"]}
     assert {"NTF-0", "NTF-1", "NTF-2"} <= codes
+
+
+def test_duplicate_keys_in_an_upsert_are_rejected(db, tmp_path):
+    rows = [["D-1", "Trường A", "thcs", 105.84, 21.59], ["D-1", "Trường B", "thcs", 105.85, 21.6]]
+    path = write_table(tmp_path / "dup.csv", ["code", "name", "level", "lon", "lat"], rows)
+    assert "features_rejected" in fail(path, "schools", "--mode", "upsert")
+    report = run(path, "schools", "--mode", "upsert", "--skip-invalid")
+    assert report["counts"]["inserted"] == 1 and report["rejected"][0]["row"] == 2
+    assert "duplicate key" in report["rejected"][0]["reasons"][0]
+    assert School.objects.get(code="D-1").name == "Trường A"

@@ -317,10 +317,120 @@ def test_create_replace_patch_delete_with_etags(users):
     )
     assert patched.status_code == 200 and patched.json()["properties"]["pupils"] == 321
     assert patched.json()["properties"]["name"] == "Đổi"
-    assert client.delete(url, **editor).status_code == 428
     assert client.delete(url, HTTP_IF_MATCH=replaced["ETag"], **editor).status_code == 412
     assert client.delete(url, HTTP_IF_MATCH=patched["ETag"], **editor).status_code == 204
     assert get(url).status_code == 404
+
+
+def _school_url(client, **auth) -> tuple[str, str]:
+    created = _post(client, "schools", SCHOOL, **auth)
+    assert created.status_code == 201, created.content
+    return created["Location"].split("testserver", 1)[1], created["ETag"]
+
+
+def _renamed(name: str, **props) -> dict:
+    return {**SCHOOL, "properties": {**SCHOOL["properties"], "name": name, **props}}
+
+
+def test_put_without_any_precondition_is_428(users):
+    client = Client()
+    url, etag = _school_url(client, **basic("editor"))
+    for method in ("put", "patch"):
+        response = _put(client, url, _renamed("Không điều kiện"), None, method, **basic("editor"))
+        assert response.status_code == 428, response.content
+        assert response.json()["code"] == "PreconditionRequired"
+        # If-Match: * names no version: still no precondition
+        response = _put(client, url, _renamed("Sao"), "*", method, **basic("editor"))
+        assert response.status_code == 428
+    assert get(url)["ETag"] == etag  # nothing written
+
+
+def test_if_match_stale_weak_or_foreign_is_412_and_changes_nothing(users):
+    client = Client()
+    editor = basic("editor")
+    url, etag = _school_url(client, **editor)
+    fresh = _put(client, url, _renamed("Một"), etag, **editor)
+    assert fresh.status_code == 200
+    for bad in (etag, "W/" + fresh["ETag"], '"schools.1.v1"', '"communes.1.v1"', "garbage"):
+        response = _put(client, url, _renamed("Hai"), bad, **editor)
+        assert response.status_code == 412, (bad, response.content)
+        assert response.json()["code"] == "PreconditionFailed"
+    # If-Match decides even when the body carries the current version
+    version = get(url).json()["properties"]["version"]
+    response = _put(client, url, _renamed("Hai", version=version), etag, **editor)
+    assert response.status_code == 412
+    assert get(url).json()["properties"]["name"] == "Một"
+    # several ETags: the current one among them matches
+    listed = _put(client, url, _renamed("Ba"), f"{etag}, {fresh['ETag']}", **editor)
+    assert listed.status_code == 200, listed.content
+
+
+def test_body_version_is_the_precondition_without_if_match(users):
+    """QGIS ≥ 3.32 PUTs the whole feature it read (version included) and no If-Match."""
+    client = Client()
+    editor = basic("editor")
+    url, _etag = _school_url(client, **editor)
+    read = get(url).json()
+    assert "version" in read["properties"]
+    first = _put(
+        client, url, {**read, "properties": {**read["properties"], "name": "A"}}, None, **editor
+    )
+    assert first.status_code == 200, first.content
+    assert first.json()["properties"]["version"] == read["properties"]["version"] + 1
+    stale = _put(
+        client, url, {**read, "properties": {**read["properties"], "name": "B"}}, None, **editor
+    )
+    assert stale.status_code == 412
+    assert get(url).json()["properties"]["name"] == "A"  # nothing changed
+    bad = _put(client, url, _renamed("C", version="mới"), None, **editor)
+    assert bad.status_code == 400
+    patched = _put(
+        client,
+        url,
+        {
+            "type": "Feature",
+            "properties": {"pupils": 5, "version": first.json()["properties"]["version"]},
+        },
+        None,
+        "patch",
+        **editor,
+    )
+    assert patched.status_code == 200 and patched.json()["properties"]["pupils"] == 5
+
+
+def test_delete_without_if_match_only_with_request_credentials(users):
+    from layers import services
+    from layers.models import School
+
+    editor = basic("editor")
+    # A browser session (cookie) is CSRF-exposed: it must send If-Match.
+    session = Client()
+    session.force_login(users["editor"])
+    url, etag = _school_url(session)
+    bare = session.delete(url)
+    assert bare.status_code == 428 and bare.json()["code"] == "PreconditionRequired"
+    assert session.delete(url, HTTP_IF_MATCH=etag).status_code == 204
+    # Basic (QGIS) and Bearer may delete without If-Match; the version is named for restoring.
+    client = Client()
+    url, etag = _school_url(client, **editor)
+    pk = int(url.rsplit("/", 1)[1])
+    assert _put(client, url, _renamed("Trước khi xoá"), etag, **editor).status_code == 200
+    deleted = client.delete(url, **editor)
+    assert deleted.status_code == 204, deleted.content
+    assert deleted["IOC-Unconditional-Delete"] == "restorable-version=2"
+    assert get(url).status_code == 404
+    services.do_restore_version("schools", pk, 2, actor=users["editor"])
+    assert School.objects.get(pk=pk).name == "Trước khi xoá"
+    # a stale If-Match still refuses, with any credentials
+    assert client.delete(url, HTTP_IF_MATCH=f'"schools.{pk}.v99"', **editor).status_code == 412
+    from ogc_services.models import ApiToken
+
+    _token, key = ApiToken.objects.issue(user=users["editor"], agency="Sở TN&MT", can_write=True)
+    bearer = client.delete(url, HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert bearer.status_code == 204 and "IOC-Unconditional-Delete" in bearer
+    # viewers are refused before any precondition question
+    url, _etag = _school_url(client, **editor)
+    assert client.delete(url, **basic("viewer")).status_code == 403
 
 
 def test_content_crs_on_request(users):
@@ -349,7 +459,10 @@ def test_write_permissions(users):
     options = client.options("/ogc/collections/schools/items", **basic("editor"))
     assert "POST" in options["Allow"]
     options = client.options("/ogc/collections/schools/items/1", **basic("editor"))
-    assert {"PUT", "PATCH", "DELETE"} <= set(options["Allow"].split(", "))
+    # PATCH is served but not advertised: QGIS would switch to it and send no precondition
+    assert set(options["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+    not_allowed = client.post("/ogc/collections/schools/items/1", **basic("editor"))
+    assert not_allowed.status_code == 405 and "PATCH" in not_allowed["Allow"]
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def test_qgis_loads_oapif_with_request_bbox(live_url):
     result = subprocess.run(
         [
             "/usr/bin/python3",
-            str(HERE / "fixtures" / "ogc" / "qgis_oapif.py"),
+            str(HERE / "qgis" / "ogc_oapif_read.py"),
             f"{live_url}/ogc",
             "schools",
             *map(str, box),
@@ -147,46 +147,115 @@ def test_qgis_loads_oapif_with_request_bbox(live_url):
 
 
 # --- QGIS ≥ 3.32 editing sequence, replayed ---
-def _qgis_edit_sequence(live_url: str, role: str) -> list[int]:
-    """OPTIONS, POST (Content-Crs), PUT, DELETE as QGIS's OAPIF provider sends them."""
+# What QGIS's OAPIF provider sends (src/providers/wfs/oapif/qgsoapif*request.cpp, 3.32–3.40):
+# OPTIONS on /items (POST → can add) and on /items/<first id> (PUT/DELETE → can change/delete,
+# PATCH → would PATCH instead of PUT); POST and PUT with Content-Type application/geo+json and
+# Content-Crs (the layer CRS's URI, no angle brackets) and the whole feature as QgsJsonExporter
+# writes it (every field it read, version included; "id" dropped from properties); DELETE bare.
+# Never an If-Match.
+QGIS_UA = "Mozilla/5.0 QGIS/33400/Debian GNU/Linux 13 (trixie)"
+
+
+def _qgis_session(role: str) -> requests.Session:
     session = requests.Session()
     session.auth = auth(role)
-    items = f"{live_url}/ogc/collections/schools/items"
-    statuses = []
-    options = session.options(items, timeout=10)
-    statuses.append(options.status_code)
-    if "POST" not in options.headers.get("Allow", ""):
-        statuses.append(session.post(items, json={}, timeout=10).status_code)
-        return statuses
-    tm3 = crs_registry.lookup("EPSG:9213")
-    x, y = crs_registry.transformer("OGC:CRS84", tm3.code).transform(105.85, 21.6)
-    feature = {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [x, y]},
-        "properties": {"code": f"QGIS-{role}", "name": "QGIS", "level": "thpt"},
-    }
-    headers = {"Content-Type": "application/geo+json", "Content-Crs": f"<{tm3.uri}>"}
-    created = session.post(items, data=json.dumps(feature), headers=headers, timeout=10)
-    statuses.append(created.status_code)
-    if created.status_code != 201:
-        return statuses
-    url = created.headers["Location"]
-    feature["properties"]["name"] = "QGIS (sửa)"
-    put = session.put(
-        url,
-        data=json.dumps(feature),
-        timeout=10,
-        headers={**headers, "If-Match": created.headers["ETag"]},
+    session.headers["User-Agent"] = QGIS_UA
+    return session
+
+
+def _qgis_put_body(read: dict, jsonid: str, **changes) -> str:
+    props = {k: v for k, v in read["properties"].items() if k != "id"}
+    return json.dumps(
+        {
+            "type": "Feature",
+            "id": jsonid,
+            "geometry": read["geometry"],
+            "properties": {**props, **changes},
+        }
     )
-    statuses.append(put.status_code)
-    deleted = session.delete(url, headers={"If-Match": put.headers.get("ETag", "")}, timeout=10)
-    statuses.append(deleted.status_code)
-    return statuses
+
+
+def _qgis_replay(live_url: str, role: str, existing: int) -> dict:
+    session = _qgis_session(role)
+    items = f"{live_url}/ogc/collections/schools/items"
+    tm3 = crs_registry.lookup("EPSG:9213")
+    write_headers = {"Content-Type": "application/geo+json", "Content-Crs": tm3.uri}
+    first = session.get(f"{items}?limit=10", timeout=30)
+    assert first.status_code == 200
+    template = first.json()["features"][0]
+    seen: dict = {
+        "allow_items": session.options(items, timeout=10).headers.get("Allow", ""),
+        "allow_item": session.options(f"{items}/{template['id']}", timeout=10).headers.get(
+            "Allow", ""
+        ),
+    }
+    # A new feature: every field QGIS knows, NULL unless typed in; geometry in the layer CRS.
+    x, y = crs_registry.transformer("OGC:CRS84", tm3.code).transform(105.85, 21.6)
+    props = {k: None for k in template["properties"] if k != "id"}
+    props.update({"code": f"QGIS-{role}", "name": "QGIS", "level": "thpt"})
+    created = session.post(
+        items,
+        data=json.dumps(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [x, y]},
+                "properties": props,
+            }
+        ),
+        headers=write_headers,
+        timeout=10,
+    )
+    seen["post"] = created.status_code
+    seen["post_text"] = created.text[:500]
+    if created.status_code == 201:
+        jsonid = created.headers["Location"].rsplit("/items/", 1)[1]
+    else:
+        jsonid = str(existing)
+    url = f"{items}/{jsonid}"
+    # QGIS re-reads the feature (in its layer CRS) and later PUTs it back whole.
+    read = session.get(url, params={"crs": tm3.uri}, timeout=10).json()
+    put = session.put(
+        url, data=_qgis_put_body(read, jsonid, name="QGIS (sửa)"), headers=write_headers, timeout=10
+    )
+    seen["put"] = put.status_code
+    if put.status_code == 200:
+        seen["put_body"] = put.json()
+        # A second QGIS still holding the old read: its PUT carries the stale version → 412.
+        stale = session.put(
+            url, data=_qgis_put_body(read, jsonid, name="mất"), headers=write_headers, timeout=10
+        )
+        seen["stale_put"] = stale.status_code
+    deleted = session.delete(url, timeout=10)
+    seen["delete"] = deleted.status_code
+    seen["delete_headers"] = dict(deleted.headers)
+    seen["after"] = session.get(url, timeout=10).status_code
+    return seen
 
 
 def test_qgis_editing_sequence_editor_and_viewer(live_url, users, committed):
-    assert _qgis_edit_sequence(live_url, "editor") == [204, 201, 200, 204]
-    assert _qgis_edit_sequence(live_url, "viewer") == [204, 403]
+    demo = registry.get("schools").queryset().order_by("pk").first()
+    editor = _qgis_replay(live_url, "editor", demo.pk)
+    assert "POST" in editor["allow_items"]
+    assert editor["post"] == 201, editor["post_text"]
+    allow_item = set(editor["allow_item"].split(", "))
+    assert {"PUT", "DELETE"} <= allow_item and "PATCH" not in allow_item  # so QGIS PUTs
+    assert (editor["post"], editor["put"], editor["stale_put"], editor["delete"]) == (
+        201,
+        200,
+        412,
+        204,
+    )
+    assert editor["put_body"]["properties"]["name"] == "QGIS (sửa)"
+    assert editor["put_body"]["properties"]["version"] == 2
+    assert editor["delete_headers"]["IOC-Unconditional-Delete"] == "restorable-version=2"
+    assert editor["after"] == 404
+
+    viewer = _qgis_replay(live_url, "viewer", demo.pk)
+    assert "POST" not in viewer["allow_items"] and "PUT" not in viewer["allow_item"]
+    assert (viewer["post"], viewer["put"], viewer["delete"]) == (403, 403, 403)
+    assert viewer["after"] == 200
+    demo.refresh_from_db()
+    assert demo.name != "QGIS (sửa)"
 
 
 # --- Concurrency ---

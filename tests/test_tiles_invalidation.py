@@ -2,9 +2,9 @@
 query envelope the old or new geometry meets — at every zoom, in every audience, in single and
 combined keys — and keep every other tile. The listener runs (as a thread) during the tests.
 
-Paths: the service functions (what the admin, the OGC API and the importers call) and plain
-SQL as another database role (QGIS/psql). The OGC API's transactions are owned by
-ogc_services and go through the same service functions.
+Paths: the service functions (what the admin and the importers call), the OGC API's
+transactions (POST/PUT/PATCH/DELETE on /ogc/collections/{layer}/items of a live server, as an
+editor with HTTP Basic) and plain SQL as another database role (QGIS/psql).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 import morecantile
 import psycopg
 import pytest
+import requests
 from django.contrib.gis.geos import Point
 from django.core.management import call_command
 from django.db import connection
@@ -177,6 +178,65 @@ def test_service_edits_invalidate_exactly(listener, lon1, lat1, lon2, lat2, op):
             "schools", school.pk, expected_version=school.version, actor="test-tiles"
         )
         boxes = [point_box(lon1, lat1)]
+    assert wait(listener, started) < 5
+    check_exact(cache, seeded, {"schools"}, boxes)
+
+
+# --- the OGC API's transactions (QGIS ≥ 3.32, GDAL, other agencies) ---------------------------
+def _feature(lon, lat, name="Trường OGC"):
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"code": f"TT-OGC-{time.monotonic_ns()}", "name": name, "level": "thcs"},
+    }
+
+
+@hsettings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    lon1=lons,
+    lat1=lats,
+    lon2=lons,
+    lat2=lats,
+    op=st.sampled_from(["create", "put-move", "patch-attr", "delete"]),
+)
+def test_ogc_api_edits_invalidate_exactly(live_url, users, listener, lon1, lat1, lon2, lat2, op):
+    cache = listener.cache
+    http = requests.Session()
+    http.auth = ("t_editor", "pw-test-123!")
+    items = f"{live_url}/ogc/collections/schools/items"
+    geojson = {"Content-Type": "application/geo+json"}
+    if op == "create":
+        seeded = seed_around(cache, [(lon1, lat1)])
+        started = time.monotonic()
+        created = http.post(items, json=_feature(lon1, lat1), headers=geojson, timeout=20)
+        assert created.status_code == 201, created.text
+        assert wait(listener, started) < 5
+        check_exact(cache, seeded, {"schools"}, [point_box(lon1, lat1)])
+        return
+    created = http.post(items, json=_feature(lon1, lat1), headers=geojson, timeout=20)
+    assert created.status_code == 201, created.text
+    url, etag = created.headers["Location"], created.headers["ETag"]
+    wait(listener, time.monotonic())
+    seeded = seed_around(cache, [(lon1, lat1), (lon2, lat2)])
+    started = time.monotonic()
+    if op == "put-move":
+        feature = _feature(lon2, lat2)
+        feature["properties"]["code"] = created.json()["properties"]["code"]
+        response = http.put(url, json=feature, headers={**geojson, "If-Match": etag}, timeout=20)
+        unchanged = (lon1, lat1) == (lon2, lat2)
+        boxes = [] if unchanged else [point_box(lon1, lat1), point_box(lon2, lat2)]
+    elif op == "patch-attr":
+        response = http.patch(
+            url,
+            json={"type": "Feature", "properties": {"name": "Trường đổi tên"}},
+            headers={"Content-Type": "application/merge-patch+json", "If-Match": etag},
+            timeout=20,
+        )
+        boxes = [point_box(lon1, lat1)]
+    else:
+        response = http.delete(url, headers={"If-Match": etag}, timeout=20)
+        boxes = [point_box(lon1, lat1)]
+    assert response.status_code in (200, 204), response.text
     assert wait(listener, started) < 5
     check_exact(cache, seeded, {"schools"}, boxes)
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class TilesConfig(AppConfig):
@@ -9,3 +10,7 @@ class TilesConfig(AppConfig):
         from tiles import raster
 
         raster.register_dem_layers()
+        if settings.TILES_BENCH_LAYERS:
+            from tiles import benchlayers
+
+            benchlayers.register()

@@ -121,7 +121,9 @@ def tile_sql(spec: TileSpec, z: int, *, scale: float = 1.0) -> tuple[str, list[A
     """
     res = resolution(z)
     opts = spec.options
-    table, geom, pk = _q(spec.table), f"t.{_q(spec.geom_column)}", f"t.{_q(spec.id_column)}"
+    # "schema.table" (the benchmark's tables) is two identifiers
+    table = ".".join(_q(part) for part in spec.table.split("."))
+    geom, pk = f"t.{_q(spec.geom_column)}", f"t.{_q(spec.id_column)}"
     attrs = "".join(f", t.{_q(col)} AS {_q(name)}" for name, col in spec.columns)
     # A point layer too dense for one tile is clustered even where it normally is not.
     clustered = spec.clustered(z) or (spec.geometry_kind == "point" and scale > 1)

@@ -51,13 +51,21 @@ def layer_audience(layer: FeatureLayer, user) -> str:
 
 
 def audience(layers: list[FeatureLayer], user) -> str:
-    """Which attribute set the caller gets: ``public``, ``full`` or a mix per layer."""
+    """Which attribute set the caller gets: ``public``, ``basic``, ``full`` or a mix per layer.
+
+    ``public`` holds only what anyone may get (public attributes of public layers): nginx serves
+    that cache directory to anonymous requests without asking us (``deploy/nginx.conf``).
+    ``basic`` is the same attribute set for a key with a non-public layer (internal or
+    restricted), which only callers allowed to see that layer get.
+    """
     per_layer = [layer_audience(layer, user) for layer in layers]
     with_private = [
         a for a, layer in zip(per_layer, layers, strict=True) if layer.restricted_fields
     ]
     if all(a == "public" for a in with_private):
-        return "public"
+        if all(layer.access == Access.PUBLIC for layer in layers):
+            return "public"
+        return "basic"
     if all(a == "full" for a in with_private):
         return "full"
     return "mix-" + "".join(a[0] for a in per_layer)
