@@ -100,16 +100,17 @@ class RegistryProvider(BaseProvider):
                     {n: n for n in query.queryable_fields(self.layer, self._visible())},
                     query.served_crs(None),
                 )
-            rows, matched = query.fetch_page(items)
+            page = query.fetch_page(items)
         except OGCError as exc:
             raise ProviderInvalidQueryError(user_msg=exc.description) from exc
+        hits = resulttype == "hits"
         result: dict[str, Any] = {
             "type": "FeatureCollection",
-            "features": [json.loads(row) for row in rows] if resulttype != "hits" else [],
-            "numberReturned": len(rows) if resulttype != "hits" else 0,
+            "features": [] if hits else json.loads(f"[{page.features}]"),
+            "numberReturned": 0 if hits else page.returned,
         }
-        if matched is not None:
-            result["numberMatched"] = matched
+        if page.matched is not None:
+            result["numberMatched"] = page.matched
         return result
 
     def get(self, identifier: Any, **kwargs: Any) -> dict[str, Any]:

@@ -299,16 +299,16 @@ def items(request: HttpRequest, caller: Caller, collection_id: str) -> HttpRespo
         import pygeoapi.api.itemtypes as itemtypes_api
 
         return _pygeoapi(request, caller, itemtypes_api.get_collection_items, collection_id)
-    rows, matched = query.fetch_page(parsed)
+    page = query.fetch_page(parsed)
     tail: dict[str, Any] = {}
-    if matched is not None:
-        tail["numberMatched"] = matched
-    tail["numberReturned"] = len(rows)
+    if page.matched is not None:
+        tail["numberMatched"] = page.matched
+    tail["numberReturned"] = page.returned
     tail["timeStamp"] = query.now_stamp()
-    tail["links"] = _page_links(request, layer, params, parsed, len(rows), matched)
+    tail["links"] = _page_links(request, layer, params, parsed, page.returned, page.matched)
     body = (
         '{"type":"FeatureCollection","features":['
-        + ",".join(rows)
+        + page.features
         + "],"
         + json.dumps(tail, ensure_ascii=False)[1:]
     )

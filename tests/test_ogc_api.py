@@ -518,3 +518,28 @@ def test_records_catalog(users):
         ]
     }
     assert "cameras" in ids
+
+
+# --- Hot path ---
+@pytest.mark.parametrize(
+    ("who", "most"),
+    [("anonymous", 1), ("basic", 4), ("bearer", 4), ("session", 5)],
+)
+def test_items_query_count(users, django_assert_max_num_queries, who, most):
+    """/items is one SQL statement (page + count) plus only what authentication costs."""
+    from ogc_services.models import ApiToken
+
+    client = Client()
+    headers: dict[str, str] = {}
+    if who == "basic":
+        headers = basic("operator")
+    elif who == "bearer":
+        _token, key = ApiToken.objects.issue(user=users["operator"], agency="Sở Y tế")
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    elif who == "session":
+        client.force_login(users["operator"])
+    url = "/ogc/collections/schools/items?bbox=105.5,21.3,106.2,22.0&limit=5"
+    assert client.get(url, **headers).status_code == 200  # warms caches (Basic, API profiles)
+    with django_assert_max_num_queries(most):
+        data = client.get(url, **headers).json()
+    assert data["numberReturned"] == 5 and data["numberMatched"] > 5

@@ -400,12 +400,11 @@ class Servers:
         db = settings.DATABASES["default"]
         port = free_port()
         bindir = Path(sys.executable).parent
+        host = str(db["HOST"] or "localhost").replace("/", "%2F")  # a socket dir, encoded
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
         env = {
-            "POSTGRES_USER": db["USER"],
-            "POSTGRES_PASS": db.get("PASSWORD") or "",
-            "POSTGRES_HOST": str(db["HOST"] or "localhost"),
-            "POSTGRES_PORT": str(db["PORT"] or 5432),
-            "POSTGRES_DBNAME": db["NAME"],
+            "DATABASE_URL": f"postgresql://{db['USER']}{password}@{host}:{db['PORT'] or 5432}"
+            f"/{db['NAME']}",
             "TIPG_DB_SCHEMAS": '["bench"]',
             "TIPG_DB_SPATIAL_EXTENT": "false",
             "TIPG_DB_DATETIME_EXTENT": "false",
