@@ -15,27 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
-from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from geo.db import conninfo
 from importers.engine import Options, run_import
 from importers.errors import ImportFailed
 from importers.models import ImportJob
 
 log = logging.getLogger(__name__)
 _running: set[int] = set()
-
-
-def _conninfo() -> str:
-    db = settings.DATABASES["default"]
-    return psycopg.conninfo.make_conninfo(
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-        dbname=db["NAME"],
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-    )
 
 
 def start(job: ImportJob) -> None:
@@ -59,7 +48,7 @@ def run_job(pk: int) -> None:
         ImportJob.objects.filter(pk=pk).update(
             status=ImportJob.Status.RUNNING, started_at=timezone.now()
         )
-        with psycopg.connect(_conninfo(), autocommit=True) as side:
+        with psycopg.connect(conninfo(), autocommit=True) as side:
             last = [0.0]
 
             def progress(read: int, total: int | None) -> None:

@@ -58,7 +58,7 @@ def build_table(n: int) -> str:
         cursor.execute("SELECT setseed(0.42)")
         cursor.execute(
             f"""INSERT INTO bench.{table} (id, name, value, geom)
-                SELECT i, 'điểm ' || i, (i * 7919) %% 1000,
+                SELECT i, 'điểm ' || i, (i::bigint * 7919) %% 1000,
                        ST_SetSRID(ST_MakePoint(%s + random() * %s, %s + random() * %s), 4326)
                 FROM generate_series(1, %s) AS i""",
             [x1, x2 - x1, y1, y2 - y1, n],

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.management import call_command
 
+from geo.db import conninfo as db_conninfo
 from layers import services
 from layers.models import Camera, FeatureHistory
 
@@ -19,14 +20,7 @@ CENTRE = Point(105.8442, 21.5928, srid=4326)
 
 
 def conninfo(user: str | None = None) -> str:
-    db = settings.DATABASES["default"]
-    return psycopg.conninfo.make_conninfo(
-        host=db["HOST"],
-        port=db["PORT"],
-        dbname=db["NAME"],
-        user=user or db["USER"],
-        password=db.get("PASSWORD") or None,
-    )
+    return db_conninfo(user=user) if user else db_conninfo()
 
 
 @pytest.fixture

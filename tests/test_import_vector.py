@@ -19,6 +19,7 @@ from django.core.management import CommandError, call_command
 from pyproj import Geod
 
 from geo.crs import transformer
+from geo.db import conninfo
 from layers.models import AdminUnit, FeatureHistory, School
 
 FIXTURES = Path(__file__).parent / "fixtures" / "importers"
@@ -394,11 +395,7 @@ def test_replace_mode_deletes_what_the_file_no_longer_has(db, tmp_path):
 def test_import_commits_reach_listeners_and_ogc_items(committed, tmp_path, live_url):
     import urllib.request
 
-    db = settings.DATABASES["default"]
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"]
-    )
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo(), autocommit=True) as conn:
         conn.execute(f"LISTEN {CHANNEL}")
         run(
             write_schools(tmp_path / "n.geojson", "GeoJSON", prefix="NTF"),

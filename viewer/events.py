@@ -16,28 +16,13 @@ from collections.abc import Iterator
 
 import psycopg
 from django.conf import settings
-from django.db import connection
 from psycopg import sql
 
+from geo.db import conninfo
 from layers.models import FeatureHistory
 from layers.registry import registry
 
 CATCH_UP_LIMIT = 1000
-
-
-def _conninfo() -> dict:
-    # The live connection's settings (under tests they name the test database).
-    db = connection.settings_dict
-    info = {
-        "dbname": db["NAME"],
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-        "host": db.get("HOST") or None,
-        "port": db.get("PORT") or None,
-        "connect_timeout": 5,
-        "application_name": "ioc-viewer-events",
-    }
-    return {k: v for k, v in info.items() if v is not None}
 
 
 def _event(payload: dict) -> str:
@@ -60,7 +45,9 @@ def stream(user, last_event_id: int | None = None) -> Iterator[str]:
     visible = {layer.id for layer in registry.visible_to(user)}
     heartbeat = settings.VIEWER_SSE_HEARTBEAT
     deadline = time.monotonic() + settings.VIEWER_SSE_LIFETIME
-    conn = psycopg.connect(**_conninfo(), autocommit=True)
+    conn = psycopg.connect(
+        conninfo(connect_timeout=5, application_name="ioc-viewer-events"), autocommit=True
+    )
     try:
         # LISTEN before reading the catch-up rows, so nothing falls between the two.
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(settings.IOC_CHANGE_CHANNEL)))

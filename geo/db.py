@@ -1,0 +1,29 @@
+"""Database helpers shared by every subsystem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+
+def conninfo(**overrides: Any) -> str:
+    """The Django database as a libpq connection string, for connections of our own (LISTEN,
+    COPY in a worker thread, another role). Under tests it names the test database.
+
+    ``overrides`` replace parameters; a ``None`` drops one (e.g. ``password=None`` for a role
+    that logs in without a password).
+    """
+    db = connection.settings_dict
+    params: dict[str, Any] = {
+        "host": db.get("HOST"),
+        "port": str(db["PORT"]) if db.get("PORT") else None,
+        "dbname": db["NAME"],
+        "user": db.get("USER"),
+        "password": db.get("PASSWORD"),
+    }
+    params.update(overrides)
+    return psycopg.conninfo.make_conninfo(
+        **{key: value for key, value in params.items() if value not in (None, "")}
+    )
