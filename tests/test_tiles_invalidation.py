@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from geo.db import conninfo
 from layers import services
 from layers.registry import registry
 from tiles import mvt
 from tiles.cache import FileTileCache
-from tiles.listener import ChangeListener, conninfo
+from tiles.listener import ChangeListener
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 ZOOMS = [0, 3, 6, 9, 10, 12, 14, 16, 18]
@@ -61,7 +62,7 @@ def listener(committed, settings, tmp_path):
 @pytest.fixture
 def qgis_conn(committed):
     call_command("grant_layer_editing", ROLE, "--layers", "schools", "cameras", verbosity=0)
-    dsn = psycopg.conninfo.make_conninfo(conninfo(), user=ROLE, password=None)
+    dsn = conninfo(user=ROLE, password=None)
     with psycopg.connect(dsn, autocommit=True) as conn:
         yield conn
 

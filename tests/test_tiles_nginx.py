@@ -13,6 +13,7 @@ from pathlib import Path
 import morecantile
 import pytest
 import requests
+from django.test import Client
 
 from tests.conftest import database_url, start_server
 from tiles.bench import Servers, front_block
@@ -73,7 +74,10 @@ def test_non_public_layers_never_come_from_the_cache(front, users):
     url, cache = front
     t = TMS.tile(LON, LAT, 12)
     path = f"/tiles/cameras/12/{t.x}/{t.y}.mvt"
-    operator = requests.get(url + path, auth=("t_operator", "pw-test-123!"), timeout=30)
+    session = Client()
+    session.force_login(users["operator"])  # a committed session the server can read
+    cookies = {"sessionid": session.cookies["sessionid"].value}
+    operator = requests.get(url + path, cookies=cookies, timeout=30)
     assert operator.status_code == 200
     # The operator's tile is cached, but never under "public"…
     assert not (cache / "cameras" / "public").exists()

@@ -484,9 +484,9 @@ def edit_latencies(app: str, servers: Servers, cfg: Config, say) -> dict[str, li
     from django.contrib.gis.geos import Point
     from django.core.management import call_command
 
+    from geo.db import conninfo
     from layers import services
     from layers.models import School
-    from tiles.listener import conninfo
 
     lon, lat = 105.8412, 21.5942
     tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 14)
@@ -503,9 +503,7 @@ def edit_latencies(app: str, servers: Servers, cfg: Config, say) -> dict[str, li
     user.groups.add(Group.objects.get(name="Biên tập GIS"))
     role = "ioc_bench_tiles_sql"
     call_command("grant_layer_editing", role, "--layers", "schools", verbosity=0)
-    sql_conn = psycopg.connect(
-        psycopg.conninfo.make_conninfo(conninfo(), user=role), autocommit=True
-    )
+    sql_conn = psycopg.connect(conninfo(user=role), autocommit=True)
     api = requests.Session()
     api.auth = (user.username, password)
     item = f"{app}/ogc/collections/schools/items/{school.pk}"

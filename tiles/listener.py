@@ -20,9 +20,9 @@ from pathlib import Path
 
 import psycopg
 from django.conf import settings
-from django.db import connection
 from psycopg import sql
 
+from geo.db import conninfo
 from layers.models import FeatureHistory
 from tiles.cache import TileCacheBase, get_cache
 from tiles.invalidation import handle_change
@@ -30,19 +30,6 @@ from tiles.invalidation import handle_change
 log = logging.getLogger("tiles.listener")
 
 CATCHUP_OVERLAP = 200  # history ids re-applied before the recorded one (out-of-order commits)
-
-
-def conninfo() -> str:
-    """The Django database as a libpq connection string (for our own LISTEN connection)."""
-    db = connection.settings_dict
-    params = {
-        "dbname": db["NAME"],
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-        "host": db.get("HOST") or None,
-        "port": str(db["PORT"]) if db.get("PORT") else None,
-    }
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v})
 
 
 class ChangeListener:
