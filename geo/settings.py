@@ -218,9 +218,10 @@ if VIEWER_GLYPH_DIR.is_dir():  # else viewer/views.py renders ranges on first re
 # and catches up from Last-Event-ID).
 VIEWER_SSE_HEARTBEAT = float(os.environ.get("IOC_SSE_HEARTBEAT", "15"))
 VIEWER_SSE_LIFETIME = float(os.environ.get("IOC_SSE_LIFETIME", "300"))
-# Serve static files straight from the finders too (node_modules, generated glyphs), so a server
-# started without collectstatic (tests, development) still has the map's assets.
-WHITENOISE_USE_FINDERS = True
+# Without collectstatic's output (tests, development) serve static files straight from the
+# finders (node_modules, generated glyphs); with it, serve its compressed files, which the finders
+# would otherwise shadow with uncompressed ones.
+WHITENOISE_USE_FINDERS = _env_bool("IOC_STATIC_FROM_FINDERS", not STATIC_ROOT.is_dir())
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references;
 # user files reach GDAL only through the importers, which validate CRSs through pyproj first.

@@ -101,14 +101,6 @@ def committed(django_db_setup, django_db_blocker):
                 cursor.execute(f'DELETE FROM "{history}" WHERE id > %s', [marks[history]])
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def database_url() -> str:
     """The test database as a DATABASE_URL for subprocesses (servers, commands)."""
     from django.conf import settings
@@ -120,53 +112,12 @@ def database_url() -> str:
 
 def start_server(env: dict[str, str], log_path) -> tuple[str, object]:
     """Start gunicorn (as `make run` serves the platform) and wait until it answers."""
-    import os
-    import subprocess
-    import sys
-    import time
-    import urllib.error
-    import urllib.request
     from pathlib import Path
 
-    from django.conf import settings
+    from geo.processes import start_gunicorn
 
-    port = _free_port()
-    bindir = Path(sys.executable).parent
-    process = subprocess.Popen(
-        [
-            str(bindir / "gunicorn"),
-            "geo.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--timeout",
-            "120",
-            "--no-control-socket",
-        ],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, **env},
-        stdout=open(log_path, "w"),  # noqa: SIM115  (the server owns it until it ends)
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=5).read()
-            return url, process
-        except urllib.error.HTTPError:  # it answered (e.g. 503): it is up
-            return url, process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                tail = Path(log_path).read_text()[-3000:]
-                raise RuntimeError(f"server did not start; {log_path}:\n{tail}") from None
-            time.sleep(0.3)
+    # Static files from the finders: a stale collectstatic output must not hide new assets.
+    return start_gunicorn({"IOC_STATIC_FROM_FINDERS": "1", **env}, Path(log_path))
 
 
 @pytest.fixture(scope="session")
@@ -179,8 +130,9 @@ def live_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
         "DATABASE_URL": database_url(),
         "IOC_TILE_CACHE_DIR": str(tmp_path_factory.mktemp("tile-cache")),
     }
+    from geo.processes import stop_process
+
     url, process = start_server(env, tmp_path_factory.mktemp("live") / "gunicorn.log")
     with django_db_blocker.unblock():
         yield url
-    process.terminate()
-    process.wait(timeout=20)
+    stop_process(process)

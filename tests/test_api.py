@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import _free_port, start_server
+from geo.processes import free_port, stop_process
+from tests.conftest import start_server
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def test_healthz_ok(client):
 
 def test_healthz_503_when_database_is_down(tmp_path):
     """A real server whose database is unreachable answers 503 with JSON, no traceback."""
-    dead = f"postgis://ioc:x@127.0.0.1:{_free_port()}/ioc"
+    dead = f"postgis://ioc:x@127.0.0.1:{free_port()}/ioc"
     url, process = start_server({"DATABASE_URL": dead}, tmp_path / "server.log")
     try:
         with pytest.raises(urllib.error.HTTPError) as info:
@@ -86,8 +87,7 @@ def test_healthz_503_when_database_is_down(tmp_path):
         body = json.loads(info.value.read())
         assert body == {"status": "error", "database": "unreachable", "error": "OperationalError"}
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_process(process)
 
 
 def test_healthz_is_cheap(client):

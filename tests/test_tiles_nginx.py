@@ -15,6 +15,7 @@ import pytest
 import requests
 from django.test import Client
 
+from geo.processes import stop_process
 from tests.conftest import database_url, start_server
 from tiles.bench import Servers, front_block
 
@@ -41,8 +42,7 @@ def front(committed):
         yield url, servers.cache_dir
     finally:
         servers.stop_all()
-        process.terminate()
-        process.wait(20)
+        stop_process(process)
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 

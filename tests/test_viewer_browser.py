@@ -41,28 +41,23 @@ def viewer_glyphs(django_db_setup):
 def viewer_url(viewer_glyphs, django_db_setup, django_db_blocker, tmp_path_factory):
     """The platform as `make run` serves it: gunicorn plus the tile cache's change listener
     (Procfile), so edits reach the vector tiles as they do in production."""
-    import os
     import sys
 
+    from geo.processes import start_process, stop_process
     from tests.conftest import database_url, start_server
 
     work = tmp_path_factory.mktemp("viewer-live")
     env = {"DATABASE_URL": database_url(), "IOC_TILE_CACHE_DIR": str(work / "tiles")}
     url, server = start_server(env, work / "gunicorn.log")
-    listener = subprocess.Popen(
-        [sys.executable, "manage.py", "listen_changes"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=open(work / "listener.log", "w"),
-        stderr=subprocess.STDOUT,  # noqa: SIM115
+    listener = start_process(
+        [sys.executable, "manage.py", "listen_changes"], env, work / "listener.log"
     )
     try:
         with django_db_blocker.unblock():
             yield url
     finally:
         for process in (listener, server):
-            process.terminate()
-            process.wait(timeout=20)
+            stop_process(process)
 
 
 def _camera_alone():

@@ -8,62 +8,17 @@ the first run, so run 1 shows a cold tile cache and the median the usual case.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from django.conf import settings
 
+from geo.processes import start_gunicorn, stop_process
+
 SCRIPT = Path(settings.BASE_DIR) / "tests" / "browser" / "bench.mjs"
 GOAL_MS = 3000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve() -> tuple[str, subprocess.Popen]:
-    port = _free_port()
-    log = tempfile.NamedTemporaryFile(prefix="viewer-bench-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "geo.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-        ],
-        cwd=settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=5).read()  # noqa: S310 (http://127.0.0.1)
-            return url, process
-        except urllib.error.HTTPError:
-            return url, process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"gunicorn did not start; see {log.name}") from None
-            time.sleep(0.3)
 
 
 def run(options) -> str:
@@ -71,7 +26,8 @@ def run(options) -> str:
 
     call_command("viewer_glyphs", verbosity=0)
     runs = 2 if options.get("quick") else 5
-    url, server = _serve()
+    log = Path(tempfile.mkdtemp(prefix="viewer-bench-")) / "gunicorn.log"
+    url, server = start_gunicorn({}, log)
     try:
         out = subprocess.run(
             ["node", str(SCRIPT), json.dumps({"url": url, "runs": runs})],
@@ -82,12 +38,7 @@ def run(options) -> str:
             check=True,
         ).stdout
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
     result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
     rows = result["runs"]
     idle = [r["idle_ms"] for r in rows]

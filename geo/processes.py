@@ -1,0 +1,88 @@
+"""Start and stop our own server processes (benchmarks, tests) the way `make run` serves.
+
+Only loopback addresses are used; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from django.conf import settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Wait until ``url`` answers (any HTTP status counts); fail with the log's tail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()  # noqa: S310 (loopback URL we built)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process)
+                tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+                raise RuntimeError(f"{url} did not come up; {log}:\n{tail}") from None
+            time.sleep(0.3)
+
+
+def start_process(
+    argv: Sequence[str], env: Mapping[str, str], log: Path, *, probe: str | None = None
+) -> subprocess.Popen:
+    """Start ``argv`` with ``env`` added to ours, output to ``log``; wait for ``probe`` if given."""
+    with log.open("w") as out:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            list(argv),
+            cwd=settings.BASE_DIR,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    if probe:
+        wait_http(probe, process, log)
+    return process
+
+
+def start_gunicorn(
+    env: Mapping[str, str], log: Path, *, workers: int = 2, threads: int = 4
+) -> tuple[str, subprocess.Popen]:
+    """The platform under gunicorn (gthread, as scripts/serve.sh runs it) on a free port."""
+    port = free_port()
+    argv = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "geo.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--worker-class", "gthread",
+        "--timeout", "120",
+        "--no-control-socket",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    return url, start_process(argv, env, log, probe=f"{url}/healthz")
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 30) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
