@@ -4,6 +4,7 @@ upload page itself (importers/urls.py comes before the admin's URLs)."""
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from importers.models import ImportJob
 
@@ -23,7 +24,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ("status", "layer_id")
     readonly_fields = [f.name for f in ImportJob._meta.fields]
 
-    @admin.display(description="Chi tiết / details")
+    @admin.display(description=_("Chi tiết / details"))
     def page(self, job: ImportJob) -> str:
         return format_html('<a href="{}">#{}</a>', reverse("importers-job", args=[job.pk]), job.pk)
 

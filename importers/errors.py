@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+
 
 class ImportFailed(Exception):
     """Base class; ``code`` is stable for scripts and tests, the message is for people."""
@@ -17,6 +19,17 @@ class ImportFailed(Exception):
     def __init__(self, vi: str, en: str, **details: Any) -> None:
         self.vi, self.en, self.details = vi, en, details
         super().__init__(f"{vi} / {en}")
+
+    @property
+    def message(self) -> str:
+        """The message in the active language: English alone under "en"; otherwise (the
+        Vietnamese default) both, as before, since logs and stored jobs are read by both."""
+        if (translation.get_language() or "").split("-")[0] == "en":
+            return self.en
+        return f"{self.vi} / {self.en}"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class UnknownLayerError(ImportFailed):

@@ -6,6 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 
 def _counts() -> dict[str, int]:
     return dict.fromkeys(
@@ -14,13 +17,13 @@ def _counts() -> dict[str, int]:
 
 
 LABELS = {
-    "read": "Đã đọc / read",
-    "inserted": "Thêm mới / inserted",
-    "updated": "Cập nhật / updated",
-    "unchanged": "Không đổi / unchanged",
-    "deleted": "Đã xoá / deleted",
-    "repaired": "Đã sửa hình học / repaired",
-    "rejected": "Bị loại / rejected",
+    "read": gettext_lazy("Đã đọc / read"),
+    "inserted": gettext_lazy("Thêm mới / inserted"),
+    "updated": gettext_lazy("Cập nhật / updated"),
+    "unchanged": gettext_lazy("Không đổi / unchanged"),
+    "deleted": gettext_lazy("Đã xoá / deleted"),
+    "repaired": gettext_lazy("Đã sửa hình học / repaired"),
+    "rejected": gettext_lazy("Bị loại / rejected"),
 }
 
 
@@ -54,50 +57,74 @@ class Report:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2, default=str)
 
     def to_text(self, limit: int = 1000) -> str:
+        """The report for people, in the active language (Vietnamese/English by default)."""
         lines = [
-            f"Nhập / import: {self.source} → {self.layer} ({self.mode}"
-            + (f", khoá / key {self.key}" if self.key else "")
-            + (", CHẠY THỬ / DRY RUN — không ghi gì / nothing written" if self.dry_run else "")
+            _("Nhập / import: %(source)s → %(layer)s")
+            % {"source": self.source, "layer": self.layer}
+            + f" ({self.mode}"
+            + (_(", khoá / key %(key)s") % {"key": self.key} if self.key else "")
+            + (_(", CHẠY THỬ / DRY RUN — không ghi gì / nothing written") if self.dry_run else "")
             + ")",
-            f"Định dạng / format: {self.format}",
+            _("Định dạng / format: %(format)s") % {"format": self.format},
         ]
         if self.crs:
             crs = self.crs
             lines.append(
-                f"Hệ toạ độ / CRS: {crs.get('code') or ''} {crs.get('title', '')} — "
-                f"độ tin cậy / confidence: {crs.get('confidence')}"
-                + (" — trục X/Y đảo / axes swapped" if crs.get("swapped_axes") else "")
+                _("Hệ toạ độ / CRS: %(code)s %(title)s — độ tin cậy / confidence: %(confidence)s")
+                % {
+                    "code": crs.get("code") or "",
+                    "title": crs.get("title", ""),
+                    "confidence": crs.get("confidence"),
+                }
+                + (_(" — trục X/Y đảo / axes swapped") if crs.get("swapped_axes") else "")
             )
             if crs.get("declared"):
-                lines.append(f"  khai báo trong tệp / declared: {crs['declared']}")
+                lines.append(
+                    _("  khai báo trong tệp / declared: %(declared)s")
+                    % {"declared": crs["declared"]}
+                )
         for name, label in self.encodings.items():
-            lines.append(f"Bảng mã / encoding {name}: {label}")
+            lines.append(
+                _("Bảng mã / encoding %(name)s: %(label)s") % {"name": name, "label": label}
+            )
         if self.field_mapping:
             lines.append(
-                "Ánh xạ trường / field mapping: "
-                + ", ".join(f"{s} → {t}" for t, s in self.field_mapping.items())
+                _("Ánh xạ trường / field mapping: %(pairs)s")
+                % {"pairs": ", ".join(f"{s} → {t}" for t, s in self.field_mapping.items())}
             )
         if self.ignored_fields:
-            lines.append("Bỏ qua / ignored: " + ", ".join(self.ignored_fields))
+            lines.append(
+                _("Bỏ qua / ignored: %(fields)s") % {"fields": ", ".join(self.ignored_fields)}
+            )
         for note in self.notes:
-            lines.append(f"Ghi chú / note: {note}")
+            lines.append(_("Ghi chú / note: %(note)s") % {"note": note})
         for key, label in LABELS.items():
             lines.append(f"  {label}: {self.counts[key]}")
         if self.duration_s:
             rate = self.counts["read"] / self.duration_s
-            lines.append(f"Thời gian / time: {self.duration_s:.1f} s ({rate:,.0f} đt/s / feat/s)")
+            lines.append(
+                _("Thời gian / time: %(seconds)s s (%(rate)s đt/s / feat/s)")
+                % {"seconds": f"{self.duration_s:.1f}", "rate": f"{rate:,.0f}"}
+            )
         for item in self.repaired[:limit]:
-            lines.append(f"  sửa / repaired dòng/row {item['row']}: {item['reason']}")
+            lines.append(
+                _("  sửa / repaired dòng/row %(row)s: %(reason)s")
+                % {"row": item["row"], "reason": item["reason"]}
+            )
         for item in self.rejected[:limit]:
             key = f" [{item['key']}]" if item.get("key") is not None else ""
             lines.append(
-                f"  loại / rejected dòng/row {item['row']}{key}: " + "; ".join(item["reasons"])
+                _("  loại / rejected dòng/row %(row)s%(key)s: %(reasons)s")
+                % {"row": item["row"], "key": key, "reasons": "; ".join(item["reasons"])}
             )
         if len(self.rejected) > limit:
             lines.append(
-                f"  … {len(self.rejected) - limit} dòng nữa trong báo cáo JSON / more in "
-                "the JSON report"
+                _("  … %(count)s dòng nữa trong báo cáo JSON / more in the JSON report")
+                % {"count": len(self.rejected) - limit}
             )
         if self.error:
-            lines.append(f"LỖI / ERROR [{self.error.get('code')}]: {self.error.get('message')}")
+            lines.append(
+                _("LỖI / ERROR [%(code)s]: %(message)s")
+                % {"code": self.error.get("code"), "message": self.error.get("message")}
+            )
         return "\n".join(lines)

@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from importers import jobs
 from importers.engine import MODES
@@ -29,26 +31,28 @@ def _editable_layers(user) -> list[FeatureLayer]:
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        label="Tệp dữ liệu / Data file",
+        label=gettext_lazy("Tệp dữ liệu / Data file"),
         help_text="Shapefile (.zip), GeoPackage, GeoJSON, FlatGeobuf, KML/KMZ, CSV, XLSX",
     )
-    layer = forms.ChoiceField(label="Lớp đích / Target layer")
+    layer = forms.ChoiceField(label=gettext_lazy("Lớp đích / Target layer"))
     mode = forms.ChoiceField(
-        label="Chế độ / Mode", choices=[(m, m) for m in MODES], initial="upsert"
+        label=gettext_lazy("Chế độ / Mode"), choices=[(m, m) for m in MODES], initial="upsert"
     )
     key = forms.CharField(
-        label="Trường khoá / Key field",
+        label=gettext_lazy("Trường khoá / Key field"),
         required=False,
-        help_text="Mặc định: khoá của lớp / default: the layer's key",
+        help_text=gettext_lazy("Mặc định: khoá của lớp / default: the layer's key"),
     )
-    encoding = forms.CharField(label="Bảng mã / Encoding", initial="auto")
+    encoding = forms.CharField(label=gettext_lazy("Bảng mã / Encoding"), initial="auto")
     srs = forms.CharField(
-        label="Hệ toạ độ / CRS", initial="auto", help_text="auto hoặc / or EPSG:9213 …"
+        label=gettext_lazy("Hệ toạ độ / CRS"),
+        initial="auto",
+        help_text=gettext_lazy("auto hoặc / or EPSG:9213 …"),
     )
     skip_invalid = forms.BooleanField(
-        label="Bỏ qua đối tượng lỗi / Skip invalid features", required=False
+        label=gettext_lazy("Bỏ qua đối tượng lỗi / Skip invalid features"), required=False
     )
-    dry_run = forms.BooleanField(label="Chạy thử / Dry run", required=False)
+    dry_run = forms.BooleanField(label=gettext_lazy("Chạy thử / Dry run"), required=False)
 
     def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -60,7 +64,8 @@ class UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if Path(upload.name).suffix.lower() not in ACCEPTED:
             raise forms.ValidationError(
-                "Định dạng không hỗ trợ / unsupported format; dùng / use: " + ", ".join(ACCEPTED)
+                _("Định dạng không hỗ trợ / unsupported format; dùng / use: %(formats)s")
+                % {"formats": ", ".join(ACCEPTED)}
             )
         return upload
 
@@ -109,7 +114,7 @@ def upload(request):
             request,
             form=form,
             jobs=visible[:30],
-            title="Nhập dữ liệu / Import data",
+            title=_("Nhập dữ liệu / Import data"),
         ),
     )
 
@@ -145,7 +150,7 @@ def job_detail(request, pk: int):
         _context(
             request,
             job=job,
-            title=f"Nhập dữ liệu / Import #{job.pk}",
+            title=_("Nhập dữ liệu / Import #%(pk)s") % {"pk": job.pk},
         ),
     )
 

@@ -185,8 +185,12 @@ def do_create_feature(
     *,
     actor: Any,
     pk: Any = None,
+    next_version: int | None = None,
 ):
-    """Insert a feature; returns the saved instance with its derived attributes."""
+    """Insert a feature; returns the saved instance with its derived attributes.
+
+    ``next_version`` (restores only) continues a deleted feature's version numbering.
+    """
     layer = _layer(layer)
     _check_can_edit(layer, actor)
     if geometry is None:
@@ -196,7 +200,8 @@ def do_create_feature(
         instance.pk = pk
     _apply(layer, instance, data, geometry)
     _validate(instance)
-    with acting_as(actor):
+    context = {"ioc.next_version": str(next_version)} if next_version else None
+    with acting_as(actor, context=context):
         _save(instance, force_insert=True)
     return instance
 
@@ -288,7 +293,17 @@ def do_restore_version(
             actor=actor,
             replace=True,
         )
-    return do_create_feature(layer, values, geometry, actor=actor, pk=pk)
+    # Deleted: it comes back as the version after its last one (not 1), so stale ETags and
+    # forms from before the deletion stay stale.
+    last = (
+        FeatureHistory.objects.filter(table_name=layer.table, feature_id=pk)
+        .order_by("-id")
+        .values_list("version", flat=True)
+        .first()
+    )
+    return do_create_feature(
+        layer, values, geometry, actor=actor, pk=pk, next_version=(last or 0) + 1
+    )
 
 
 def do_transition_report(

@@ -225,3 +225,10 @@ class TestRestore:
         services.do_delete_feature("cameras", cam.pk, expected_version=1, actor=editor)
         back = services.do_restore_version("cameras", cam.pk, 1, actor=editor)
         assert back.pk == cam.pk and back.code == "R-2" and back.fov is not None
+        # Numbering continues after the deletion (v1 deleted → back as v2), so an ETag or form
+        # from before the deletion can't match the restored feature.
+        assert back.version == 2
+        with pytest.raises(services.VersionConflict):
+            services.do_update_feature(
+                "cameras", cam.pk, {"name": "cũ"}, expected_version=1, actor=editor
+            )

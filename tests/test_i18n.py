@@ -15,15 +15,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.gis.geos import Point
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import translation
 
+from importers.report import Report
 from layers import services
 from layers.models import AdminUnit, Camera, FieldReport, HealthFacility
 from layers.validation import validate_geometry
 
 BASE = Path(settings.BASE_DIR)
-APPS = ("layers", "geo")
+APPS = ("layers", "geo", "importers")
 # Not user-facing or not ours to extract (same exclusions as makemessages in the report).
 SKIP_DIRS = {"demo", "migrations", "management", "locale", "__pycache__", "static"}
 GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "gettext_noop"}
@@ -282,3 +284,49 @@ def test_admin_history_page_in_english(admin_client):
     assert "Thao tác" not in html and "Vai trò CSDL" not in html
     html = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="vi").content.decode()
     assert "Thao tác" in html and "Lịch sử thay đổi:" in html
+
+
+# --- The importers: errors, the command's report and the upload page ------------------------
+@pytest.mark.django_db
+def test_import_errors_follow_the_active_language(tmp_path):
+    path = tmp_path / "truong.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with translation.override("en"), pytest.raises(CommandError) as exc:
+        call_command("import_vector", str(path), layer="no_such", no_progress=True)
+    assert str(exc.value).startswith("[unknown_layer] Unknown layer 'no_such'. Layers: ")
+    assert "Không có lớp" not in str(exc.value)
+    # Vietnamese, the default, keeps both languages (logs and stored jobs are read by both).
+    with translation.override("vi"), pytest.raises(CommandError) as exc:
+        call_command("import_vector", str(path), layer="no_such", no_progress=True)
+    assert str(exc.value).startswith("[unknown_layer] Không có lớp “no_such”. Các lớp: ")
+    assert " / Unknown layer 'no_such'." in str(exc.value)
+
+
+def test_import_report_follows_the_active_language():
+    report = Report(source="truong.csv", layer="schools", mode="upsert", key="code", dry_run=True)
+    report.counts.update(read=3, inserted=2, rejected=1)
+    report.rejected.append({"row": 3, "key": "T-3", "reasons": ["no geometry"]})
+    report.error = {"code": "features_rejected", "message": "1 invalid"}
+    with translation.override("en"):
+        text = report.to_text()
+    assert text.splitlines()[0] == (
+        "Import: truong.csv → schools (upsert, key code, DRY RUN — nothing written)"
+    )
+    for line in ("  Inserted: 2", "  Rejected: 1", "  rejected row 3 [T-3]: no geometry"):
+        assert line in text.splitlines(), line
+    assert "ERROR [features_rejected]: 1 invalid" in text and "Thêm mới" not in text
+    with translation.override("vi"):
+        text = report.to_text()
+    assert "  Thêm mới / inserted: 2" in text.splitlines()
+    assert "LỖI / ERROR [features_rejected]: 1 invalid" in text
+
+
+@pytest.mark.django_db
+def test_import_upload_page_in_english(admin_client):
+    english = admin_client.get("/admin/importers/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for text in ("Import data into a layer", "Recent imports", "Target layer", "Dry run"):
+        assert text in english, text
+    assert "Lớp đích" not in english and "Các lượt nhập gần đây" not in english
+    vietnamese = admin_client.get("/admin/importers/").content.decode()
+    assert "Nhập dữ liệu vào lớp / Import data into a layer" in vietnamese
+    assert "Lớp đích / Target layer" in vietnamese

@@ -121,7 +121,9 @@ CREATE OR REPLACE FUNCTION ioc_stamp() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    NEW.version := 1;
+    -- A feature restored after deletion continues its numbering (ioc.next_version, set by
+    -- do_restore_version), so an ETag from before the deletion can never match it again.
+    NEW.version := coalesce(nullif(current_setting('ioc.next_version', true), '')::int, 1);
     NEW.created_at := statement_timestamp();
     NEW.created_by := ioc_actor();
   ELSE
