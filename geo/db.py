@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import psycopg
 from django.db import connection
@@ -27,3 +28,14 @@ def conninfo(**overrides: Any) -> str:
     return psycopg.conninfo.make_conninfo(
         **{key: value for key, value in params.items() if value not in (None, "")}
     )
+
+
+def database_url(scheme: str = "postgis", **query: str) -> str:
+    """The Django database as a URL for subprocesses (DATABASE_URL of a server we start,
+    tipg, …); ``query`` adds parameters such as ``options="-c search_path=bench,public"``."""
+    db = connection.settings_dict
+    host = quote(str(db.get("HOST") or "localhost"), safe="")  # a socket dir is percent-encoded
+    password = quote(str(db.get("PASSWORD") or ""), safe="")
+    port = db.get("PORT") or 5432
+    url = f"{scheme}://{quote(str(db['USER']), safe='')}:{password}@{host}:{port}/{db['NAME']}"
+    return f"{url}?{urlencode(query, quote_via=quote)}" if query else url

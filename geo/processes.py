@@ -42,39 +42,51 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 9
 
 
 def start_process(
-    argv: Sequence[str], env: Mapping[str, str], log: Path, *, probe: str | None = None
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    *,
+    probe: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 90,
 ) -> subprocess.Popen:
     """Start ``argv`` with ``env`` added to ours, output to ``log``; wait for ``probe`` if given."""
     with log.open("w") as out:  # the child keeps its own descriptor
         process = subprocess.Popen(
             list(argv),
-            cwd=settings.BASE_DIR,
+            cwd=cwd or settings.BASE_DIR,
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     if probe:
-        wait_http(probe, process, log)
+        wait_http(probe, process, log, timeout=timeout)
     return process
 
 
 def start_gunicorn(
-    env: Mapping[str, str], log: Path, *, workers: int = 2, threads: int = 4
+    env: Mapping[str, str],
+    log: Path,
+    *,
+    app: str = "geo.wsgi:application",
+    probe: str = "/healthz",
+    workers: int = 2,
+    threads: int = 4,
 ) -> tuple[str, subprocess.Popen]:
-    """The platform under gunicorn (gthread, as scripts/serve.sh runs it) on a free port."""
+    """A WSGI app under gunicorn (gthread, as scripts/serve.sh runs ours) on a free port."""
     port = free_port()
     argv = [
         str(Path(sys.executable).parent / "gunicorn"),
-        "geo.wsgi:application",
+        app,
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
         "--threads", str(threads),
         "--worker-class", "gthread",
-        "--timeout", "120",
+        "--timeout", "300",
         "--no-control-socket",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    return url, start_process(argv, env, log, probe=f"{url}/healthz")
+    return url, start_process(argv, env, log, probe=f"{url}{probe}")
 
 
 def stop_process(process: subprocess.Popen | None, timeout: float = 30) -> None:

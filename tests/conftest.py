@@ -103,11 +103,9 @@ def committed(django_db_setup, django_db_blocker):
 
 def database_url() -> str:
     """The test database as a DATABASE_URL for subprocesses (servers, commands)."""
-    from django.conf import settings
+    from geo.db import database_url as url
 
-    db = settings.DATABASES["default"]
-    host = str(db["HOST"]).replace("/", "%2F")
-    return f"postgis://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{db['PORT']}/{db['NAME']}"
+    return url()
 
 
 def start_server(env: dict[str, str], log_path) -> tuple[str, object]:

@@ -24,8 +24,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +38,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from geo.db import database_url
+from geo.processes import free_port, start_gunicorn, start_process, stop_process
 from tiles import benchlayers, mvt
 from tiles.invalidation import tile_range
 
@@ -68,49 +68,11 @@ class Config:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            requests.get(url, timeout=5)
-            return
-        except requests.RequestException:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                tail = log.read_text()[-2000:]
-                raise RuntimeError(f"{url} did not come up; see {log}:\n{tail}") from None
-            time.sleep(0.3)
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def database_url() -> str:
-    db = settings.DATABASES["default"]
-    host = str(db["HOST"] or "").replace("/", "%2F")
-    password = db.get("PASSWORD") or ""
-    return f"postgis://{db['USER']}:{password}@{host}:{db['PORT']}/{db['NAME']}"
 
 
 def libpq_env() -> dict[str, str]:
@@ -352,15 +314,9 @@ class Servers:
         self.cache_dir = self.cache_root / "tiles"
         self.processes: list[subprocess.Popen] = []
 
-    def _start(self, name: str, argv: list[str], env: dict[str, str], cwd=None):
+    def _start(self, name: str, argv: list[str], env: dict[str, str], cwd=None, probe=None):
         log = self.work / f"{name}.log"
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd or settings.BASE_DIR,
-            env={**os.environ, **env},
-            stdout=open(log, "w"),  # noqa: SIM115 (the process owns it)
-            stderr=subprocess.STDOUT,
-        )
+        process = start_process(argv, env, log, cwd=cwd, probe=probe)
         self.processes.append(process)
         return process, log
 
@@ -372,17 +328,8 @@ class Servers:
         }
 
     def start_app(self) -> str:
-        port = free_port()
-        bindir = Path(sys.executable).parent
-        process, log = self._start(
-            "gunicorn",
-            [str(bindir / "gunicorn"), "geo.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-            + ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]
-            + ["--timeout", "300", "--no-control-socket"],
-            self.app_env(),
-        )
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/healthz", process, log)
+        url, process = start_gunicorn(self.app_env(), self.work / "gunicorn.log")
+        self.processes.append(process)
         return url
 
     def start_listener(self) -> None:
@@ -397,14 +344,10 @@ class Servers:
             time.sleep(0.1)
 
     def start_tipg(self) -> str:
-        db = settings.DATABASES["default"]
         port = free_port()
         bindir = Path(sys.executable).parent
-        host = str(db["HOST"] or "localhost").replace("/", "%2F")  # a socket dir, encoded
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
         env = {
-            "DATABASE_URL": f"postgresql://{db['USER']}{password}@{host}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}",
+            "DATABASE_URL": database_url(scheme="postgresql"),
             "TIPG_DB_SCHEMAS": '["bench"]',
             "TIPG_DB_SPATIAL_EXTENT": "false",
             "TIPG_DB_DATETIME_EXTENT": "false",
@@ -416,10 +359,9 @@ class Servers:
             + ["--port", str(port), "--workers", "2", "--no-access-log", "--log-level", "warning"],
             env,
             cwd=self.work,
+            probe=f"http://127.0.0.1:{port}/collections",
         )
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/collections", process, log)
-        return url
+        return f"http://127.0.0.1:{port}"
 
     def start_nginx(self, name: str, server_block: str) -> str:
         conf = self.work / f"{name}.conf"
@@ -435,14 +377,17 @@ class Servers:
             + "\n}\n"
         )
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        process, log = self._start(name, [nginx, "-p", str(self.work), "-c", str(conf)], {})
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/", process, log, timeout=20)
-        return url
+        self._start(
+            name,
+            [nginx, "-p", str(self.work), "-c", str(conf)],
+            {},
+            probe=f"http://127.0.0.1:{port}/",
+        )
+        return f"http://127.0.0.1:{port}"
 
     def stop_all(self) -> None:
         for process in reversed(self.processes):
-            stop(process)
+            stop_process(process)
 
 
 def plain_nginx_block(cache_root: Path) -> str:
