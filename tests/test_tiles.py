@@ -309,7 +309,42 @@ def test_ogc_tileset_document(users):
 def test_query_count_of_a_miss_and_a_hit(client, django_assert_max_num_queries):
     tile = TMS.tile(LON, LAT, 11)
     url = f"/tiles/schools,road_segments/11/{tile.x}/{tile.y}.mvt"
-    with django_assert_max_num_queries(2):  # one statement per MVT layer
+    # one statement per MVT layer, and the planner's density estimate for the point layer
+    with django_assert_max_num_queries(3):
         client.get(url)
     with django_assert_max_num_queries(0):
         assert client.get(url)["X-Tile-Cache"] == "hit"
+
+
+def test_a_tile_too_dense_to_draw_point_by_point_is_clustered(db):
+    """Above the layer's clustering zoom, a tile whose planner estimate exceeds
+    DENSE_TILE_POINTS is still clustered (point_count), counting every point once."""
+    z = 13
+    tile = TMS.tile(LON, LAT, z)
+    west, south, east, north = TMS.bounds(tile)
+    n = mvt.DENSE_TILE_POINTS + 5_000
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE dense_points AS SELECT i AS id, ST_SetSRID(ST_MakePoint("
+            "%s + (%s - %s) * ((i::bigint * 7919) %% 1000 + 0.5) / 1000.0, "
+            "%s + (%s - %s) * ((i::bigint * 104729) %% 997 + 0.5) / 997.0), 4326) AS geom "
+            "FROM generate_series(1, %s) AS i",
+            [west, east, west, south, north, south, n],
+        )
+        cursor.execute("CREATE INDEX ON dense_points USING gist (geom)")
+        cursor.execute("ANALYZE dense_points")
+    spec = dataclasses.replace(
+        mvt.specs_for(registry.get("schools"), ())[0],
+        name="dense",
+        table="dense_points",
+        columns=(),
+        where="TRUE",
+        params=(),
+    )
+    assert not spec.clustered(z)
+    data = mvt.render_specs([spec], z, tile.x, tile.y)
+    features = mapbox_vector_tile.decode(data)["dense"]["features"]
+    counts = [f["properties"].get("point_count", 1) for f in features]
+    assert sum(counts) == n
+    assert len(features) < n / 10 and max(counts) > 1
+    assert len(data) <= mvt.MAX_TILE_BYTES

@@ -147,21 +147,14 @@ def tile_list(cfg: Config) -> list[tuple[int, int, int]]:
     return tiles
 
 
-def prepass(layer, tiles) -> dict[tuple[int, int, int], tuple[float, int]]:
-    """(scale, bytes) of every tile as our renderer ends up drawing it (also warms PostGIS)."""
+def prepass(layer, tiles) -> dict[tuple[int, int, int], tuple[float, bool, int]]:
+    """(scale, dense, bytes) of every tile as our renderer draws it (also warms PostGIS)."""
     spec = mvt.specs_for(layer, layer.public_fields)[0]
     out = {}
     with connection.cursor() as cursor:
         for z, x, y in tiles:
-            scale = 1.0
-            while True:
-                sql, params = mvt.tile_sql(spec, z, scale=scale)
-                cursor.execute(sql, [z, x, y, z, x, y, *params])
-                size = len(bytes(cursor.fetchone()[0] or b""))
-                if size <= mvt.MAX_TILE_BYTES or scale >= 64:
-                    break
-                scale *= 4
-            out[(z, x, y)] = (scale, size)
+            tile = mvt.render_spec(cursor, spec, z, x, y)
+            out[(z, x, y)] = (tile.scale, tile.dense, len(tile.data))
     return out
 
 
@@ -264,12 +257,13 @@ def wrk(base: str, paths: list[str], concurrency: int, seconds: int, work: Path)
 def pgbench(layer, tiles, scales, concurrency: int, seconds: int, work: Path) -> Run:
     """Our tile SQL, one script per (zoom, scale) weighted by its share of the list."""
     spec = mvt.specs_for(layer, layer.public_fields)[0]
-    groups: dict[tuple[int, float], list[tuple[int, int]]] = defaultdict(list)
+    groups: dict[tuple[int, float, bool], list[tuple[int, int]]] = defaultdict(list)
     for z, x, y in tiles:
-        groups[(z, scales[(z, x, y)][0])].append((x, y))
+        scale, dense, _size = scales[(z, x, y)]
+        groups[(z, scale, dense)].append((x, y))
     args = []
-    for n, ((z, scale), xys) in enumerate(sorted(groups.items())):
-        sql, params = mvt.tile_sql(spec, z, scale=scale)
+    for n, ((z, scale, dense), xys) in enumerate(sorted(groups.items())):
+        sql, params = mvt.tile_sql(spec, z, scale=scale, dense=dense)
         if params:  # the bench layers have no row filter
             raise RuntimeError(f"unexpected parameters {params}")
         statement = sql % (z, ":x", ":y", z, ":x", ":y")
@@ -639,7 +633,7 @@ def report(cfg, layers, tiles, scales, uncached, hits, edits) -> str:
     for z in range(MAX_ZOOM + 1):
         cells = []
         for layer in layers:
-            ours = max((size for (tz, _, _), (_, size) in scales[layer.id].items() if tz == z))
+            ours = max(size for (tz, _, _), (_, _, size) in scales[layer.id].items() if tz == z)
             peer = max(
                 (uncached[(layer.id, c)]["tipg"].sizes.get(z, 0) for c in CONCURRENCY), default=0
             )

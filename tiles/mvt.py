@@ -26,6 +26,9 @@ from layers.registry import FeatureLayer, TileOptions
 EXTENT = 4096  # MVT coordinate units per tile side
 BUFFER = 64  # MVT units drawn beyond the tile edge (symbols and strokes are not cut)
 MAX_TILE_BYTES = 500 * 1024
+# A point layer with more points than this in one tile (planner estimate) is clustered at any
+# zoom: drawn point by point it would be slow and near the size limit.
+DENSE_TILE_POINTS = 20_000
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
 MAX_ZOOM = 24
 HISTORY_TABLE = "layers_featurehistory"
@@ -113,10 +116,13 @@ def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def tile_sql(spec: TileSpec, z: int, *, scale: float = 1.0) -> tuple[str, list[Any]]:
+def tile_sql(
+    spec: TileSpec, z: int, *, scale: float = 1.0, dense: bool = False
+) -> tuple[str, list[Any]]:
     """One SELECT returning the MVT bytes of ``spec`` for a tile; params: z, x, y first.
 
-    ``scale`` > 1 generalises harder (used when a tile would exceed ``MAX_TILE_BYTES``).
+    ``scale`` > 1 generalises harder (used when a tile would exceed ``MAX_TILE_BYTES``);
+    ``dense`` clusters a point layer at any zoom (see ``DENSE_TILE_POINTS``).
     The statement also returns nothing else, so pgbench can run it as the "SQL ceiling".
     """
     res = resolution(z)
@@ -126,7 +132,7 @@ def tile_sql(spec: TileSpec, z: int, *, scale: float = 1.0) -> tuple[str, list[A
     geom, pk = f"t.{_q(spec.geom_column)}", f"t.{_q(spec.id_column)}"
     attrs = "".join(f", t.{_q(col)} AS {_q(name)}" for name, col in spec.columns)
     # A point layer too dense for one tile is clustered even where it normally is not.
-    clustered = spec.clustered(z) or (spec.geometry_kind == "point" and scale > 1)
+    clustered = spec.clustered(z) or (spec.geometry_kind == "point" and (scale > 1 or dense))
     margin = 0.0 if clustered else query_margin(spec, z)
     envelope = (
         "WITH b AS MATERIALIZED (SELECT ST_TileEnvelope(%s, %s, %s) AS env, "
@@ -167,6 +173,22 @@ def tile_sql(spec: TileSpec, z: int, *, scale: float = 1.0) -> tuple[str, list[A
     return sql, list(spec.params)
 
 
+def is_dense(cursor, spec: TileSpec, z: int, x: int, y: int) -> bool:
+    """Would this tile hold more than ``DENSE_TILE_POINTS`` of a point layer drawn unclustered?
+
+    Asks PostGIS's planner statistics (microseconds), not a count.
+    """
+    if spec.geometry_kind != "point" or spec.clustered(z):
+        return False
+    cursor.execute(
+        "SELECT ioc_estimated_rows(%s::regclass, %s, "
+        "ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326))",
+        [spec.table, spec.geom_column, z, x, y],
+    )
+    estimate = cursor.fetchone()[0]
+    return estimate is not None and estimate > DENSE_TILE_POINTS
+
+
 def check_tile_address(z: int, x: int, y: int) -> None:
     if not 0 <= z <= MAX_ZOOM:
         raise ValueError(f"zoom {z} is outside 0–{MAX_ZOOM}")
@@ -175,22 +197,31 @@ def check_tile_address(z: int, x: int, y: int) -> None:
         raise ValueError(f"tile {x}/{y} is outside zoom {z} (0–{n - 1})")
 
 
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    scale: float  # > 1: generalised harder to stay under MAX_TILE_BYTES
+    dense: bool  # clustered because the tile holds too many points
+
+
+def render_spec(cursor, spec: TileSpec, z: int, x: int, y: int) -> Rendered:
+    """One MVT layer of a tile, generalised until it fits ``MAX_TILE_BYTES``."""
+    dense = is_dense(cursor, spec, z, x, y)
+    scale = 1.0
+    while True:
+        sql, params = tile_sql(spec, z, scale=scale, dense=dense)
+        cursor.execute(sql, [z, x, y, z, x, y, *params])
+        data = bytes(cursor.fetchone()[0] or b"")
+        # Too big (a dense layer at low zoom): generalise harder rather than ship it.
+        if len(data) <= MAX_TILE_BYTES or scale >= 64:
+            return Rendered(data, scale, dense)
+        scale *= 4
+
+
 def render_specs(specs: Sequence[TileSpec], z: int, x: int, y: int) -> bytes:
     """The MVT bytes of several MVT layers (concatenated layers form one valid tile)."""
     check_tile_address(z, x, y)
-    parts = []
     with connection.cursor() as cursor:
-        for spec in specs:
-            if not spec.visible(z):
-                continue
-            scale = 1.0
-            while True:
-                sql, params = tile_sql(spec, z, scale=scale)
-                cursor.execute(sql, [z, x, y, z, x, y, *params])
-                data = bytes(cursor.fetchone()[0] or b"")
-                # Too big (a dense layer at low zoom): generalise harder rather than ship it.
-                if len(data) <= MAX_TILE_BYTES or scale >= 64:
-                    break
-                scale *= 4
-            parts.append(data)
-    return b"".join(parts)
+        return b"".join(
+            render_spec(cursor, spec, z, x, y).data for spec in specs if spec.visible(z)
+        )
