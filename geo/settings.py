@@ -130,7 +130,8 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # The app's queries are small pages and tiles: parallel plans (Gather Merge) only add start-up
 # cost to them — a bbox page of 1M points went from ~20 ms to ~7 ms without (docs/decisions.md).
-DATABASES["default"]["OPTIONS"].setdefault("options", "-c max_parallel_workers_per_gather=0")
+_options = DATABASES["default"]["OPTIONS"]
+_options["options"] = f"{_options.get('options', '')} -c max_parallel_workers_per_gather=0".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------------

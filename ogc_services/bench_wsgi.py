@@ -15,14 +15,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-
-# The bench reaches the database through DATABASE_URL (for its search_path), and
-# dj_database_url.parse() sets CONN_MAX_AGE=0, which geo/settings.py's setdefault keeps: a new
-# connection per request. Serve as `make run` does (persistent connections, 60 s).
-settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
-settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-
 from django.contrib.gis.db import models  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 

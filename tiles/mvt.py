@@ -26,9 +26,9 @@ from layers.registry import FeatureLayer, TileOptions
 EXTENT = 4096  # MVT coordinate units per tile side
 BUFFER = 64  # MVT units drawn beyond the tile edge (symbols and strokes are not cut)
 MAX_TILE_BYTES = 500 * 1024
-# A point layer with more points than this in one tile (planner estimate) is clustered at any
-# zoom: drawn point by point it would be slow and near the size limit.
-DENSE_TILE_POINTS = 20_000
+# A point layer with more points than this in one tile (planner estimate; tipg stops drawing at
+# the same number) is clustered at any zoom: point by point it would be slow and near 500 KB.
+DENSE_TILE_POINTS = 10_000
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
 MAX_ZOOM = 24
 HISTORY_TABLE = "layers_featurehistory"
