@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from shapely.geometry import mapping, shape
@@ -483,7 +484,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise OGCError(413, "PayloadTooLarge", "Nội dung quá lớn / The body is too large")
     try:
         raw = request.body
-    except Exception as exc:  # noqa: BLE001 — RequestDataTooBig and friends
+    except RequestDataTooBig as exc:
         raise OGCError(413, "PayloadTooLarge", "Nội dung quá lớn / The body is too large") from exc
     if len(raw) > settings.OGC_MAX_BODY_BYTES:
         raise OGCError(413, "PayloadTooLarge", "Nội dung quá lớn / The body is too large")
