@@ -39,3 +39,13 @@ def database_url(scheme: str = "postgis", **query: str) -> str:
     port = db.get("PORT") or 5432
     url = f"{scheme}://{quote(str(db['USER']), safe='')}:{password}@{host}:{port}/{db['NAME']}"
     return f"{url}?{urlencode(query, quote_via=quote)}" if query else url
+
+
+def libpq_env() -> dict[str, str]:
+    """The Django database as libpq environment variables, for our tools (pgbench, psql)."""
+    db = connection.settings_dict
+    env = {"PGDATABASE": db["NAME"], "PGUSER": str(db["USER"])}
+    for key, name in (("HOST", "PGHOST"), ("PORT", "PGPORT"), ("PASSWORD", "PGPASSWORD")):
+        if db.get(key):
+            env[name] = str(db[key])
+    return env

@@ -94,19 +94,22 @@ def _generate(directory: Path, n_points: int, n_polygons: int) -> dict[str, Path
     lat = rng.uniform(21.4, 22.6, n_points)
     x, y = to_tm3.transform(lon, lat)
     points = shapely.to_wkb(shapely.points(np.column_stack([x, y])))
-    fields = ["code", "name", "value"]
-    for ext, driver in ((".shp", "ESRI Shapefile"), (".gpkg", "GPKG")):
-        path = directory / f"points{ext}"
-        pyogrio.raw.write(
-            str(path),
-            points,
-            attrs(n_points),
-            fields,
-            driver=driver,
-            geometry_type="Point",
-            encoding="UTF-8" if ext == ".shp" else None,
-        )
-        out[f"points{ext}"] = path
+
+    def write(name: str, geometries, n: int, geometry_type: str) -> None:
+        for ext, driver in ((".shp", "ESRI Shapefile"), (".gpkg", "GPKG")):
+            path = directory / f"{name}{ext}"
+            pyogrio.raw.write(
+                str(path),
+                geometries,
+                attrs(n),
+                ["code", "name", "value"],
+                driver=driver,
+                geometry_type=geometry_type,
+                encoding="UTF-8" if ext == ".shp" else None,
+            )
+            out[f"{name}{ext}"] = path
+
+    write("points", points, n_points, "Point")
     del points
     lon = rng.uniform(105.4, 106.1, n_polygons)
     lat = rng.uniform(21.4, 22.6, n_polygons)
@@ -117,19 +120,7 @@ def _generate(directory: Path, n_points: int, n_polygons: int) -> dict[str, Path
         [cx[:, None] + radius * np.cos(angles), cy[:, None] + radius * np.sin(angles)], axis=-1
     )
     ring[:, -1] = ring[:, 0]
-    polygons = shapely.to_wkb(shapely.polygons(ring))
-    for ext, driver in ((".shp", "ESRI Shapefile"), (".gpkg", "GPKG")):
-        path = directory / f"polygons{ext}"
-        pyogrio.raw.write(
-            str(path),
-            polygons,
-            attrs(n_polygons),
-            fields,
-            driver=driver,
-            geometry_type="Polygon",
-            encoding="UTF-8" if ext == ".shp" else None,
-        )
-        out[f"polygons{ext}"] = path
+    write("polygons", shapely.to_wkb(shapely.polygons(ring)), n_polygons, "Polygon")
     return out
 
 
@@ -164,19 +155,9 @@ def _measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 
 def _pg_dsn() -> str:
-    from django.conf import settings
+    from geo.db import conninfo
 
-    db = settings.DATABASES["default"]
-    parts = [f"dbname={db['NAME']}"]
-    for key, name in (
-        ("HOST", "host"),
-        ("PORT", "port"),
-        ("USER", "user"),
-        ("PASSWORD", "password"),
-    ):
-        if db.get(key):
-            parts.append(f"{name}={db[key]}")
-    return "PG:" + " ".join(parts)
+    return "PG:" + conninfo()
 
 
 def _ogr2ogr(path: Path, table: str, polygons: bool, env: dict[str, str]) -> tuple[float, float]:

@@ -23,7 +23,7 @@ import yaml
 from django.conf import settings
 from django.db import connection
 
-from geo.db import database_url
+from geo.db import database_url, libpq_env
 from geo.processes import start_gunicorn, stop_process
 
 CONCURRENCY = (1, 4, 16)
@@ -186,7 +186,6 @@ def _page_sql(table: str) -> str:
 
 
 def _pgbench(table: str, concurrency: int, seconds: int, tmp: Path) -> dict[str, float]:
-    db = settings.DATABASES["default"]
     script = tmp / f"page_{table}.sql"
     script.write_text(_page_sql(table))
     logdir = tmp / f"pgbench_{table}_{concurrency}"
@@ -209,19 +208,16 @@ def _pgbench(table: str, concurrency: int, seconds: int, tmp: Path) -> dict[str,
             "-l",
             "--log-prefix",
             str(logdir / "log"),
-            "-h",
-            str(db["HOST"]),
-            "-p",
-            str(db["PORT"]),
-            "-U",
-            db["USER"],
-            db["NAME"],
         ],
         capture_output=True,
         text=True,
         check=True,
         # The same session settings as the application's connections (geo/settings.py).
-        env={**os.environ, "PGOPTIONS": settings.DATABASES["default"]["OPTIONS"]["options"]},
+        env={
+            **os.environ,
+            **libpq_env(),
+            "PGOPTIONS": settings.DATABASES["default"]["OPTIONS"]["options"],
+        },
     )
     tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
     latencies = sorted(

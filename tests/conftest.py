@@ -101,13 +101,6 @@ def committed(django_db_setup, django_db_blocker):
                 cursor.execute(f'DELETE FROM "{history}" WHERE id > %s', [marks[history]])
 
 
-def database_url() -> str:
-    """The test database as a DATABASE_URL for subprocesses (servers, commands)."""
-    from geo.db import database_url as url
-
-    return url()
-
-
 def start_server(env: dict[str, str], log_path) -> tuple[str, object]:
     """Start gunicorn (as `make run` serves the platform) and wait until it answers."""
     from pathlib import Path
@@ -124,6 +117,8 @@ def live_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
 
     It sees committed data only: combine with ``committed`` for data a test creates.
     """
+    from geo.db import database_url
+
     env = {
         "DATABASE_URL": database_url(),
         "IOC_TILE_CACHE_DIR": str(tmp_path_factory.mktemp("tile-cache")),
@@ -134,3 +129,22 @@ def live_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
     with django_db_blocker.unblock():
         yield url
     stop_process(process)
+
+
+def run_qgis(script: str, *args: str) -> dict:
+    """Run ``tests/qgis/<script>`` with the system Python that has QGIS (python3-qgis), offscreen;
+    returns the JSON object its last output line prints."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    result = subprocess.run(
+        ["/usr/bin/python3", str(Path(__file__).parent / "qgis" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": ""},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -35,6 +35,15 @@ def _geojson(path: Path, codes: list[str]) -> Path:
     return path
 
 
+def upload(client: Client, path: Path, *, mode: str, layer: str = "schools"):
+    """POST a file to the admin's upload page as a GIS editor would."""
+    with path.open("rb") as fh:
+        return client.post(
+            "/admin/importers/",
+            {"file": fh, "layer": layer, "mode": mode, "encoding": "auto", "srs": "auto"},
+        )
+
+
 def _wait(pk: int, timeout: float = 60) -> ImportJob:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -58,17 +67,7 @@ def test_upload_runs_a_background_job_with_a_report(editor_client, users, tmp_pa
     page = editor_client.get("/admin/importers/")
     assert page.status_code == 200 and "Nhập dữ liệu" in page.content.decode()
     path = _geojson(tmp_path / "truong.geojson", ["ADM-1", "ADM-2"])
-    with path.open("rb") as fh:
-        response = editor_client.post(
-            "/admin/importers/",
-            {
-                "file": fh,
-                "layer": "schools",
-                "mode": "upsert",
-                "encoding": "auto",
-                "srs": "auto",
-            },
-        )
+    response = upload(editor_client, path, mode="upsert")
     assert response.status_code == 302
     pk = int(response["Location"].rstrip("/").rsplit("/", 1)[1])
     job = _wait(pk)
@@ -93,17 +92,7 @@ def test_upload_runs_a_background_job_with_a_report(editor_client, users, tmp_pa
 def test_failed_job_reports_why_and_writes_nothing(editor_client, tmp_path):
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": []}')
-    with bad.open("rb") as fh:
-        response = editor_client.post(
-            "/admin/importers/",
-            {
-                "file": fh,
-                "layer": "schools",
-                "mode": "append",
-                "encoding": "auto",
-                "srs": "auto",
-            },
-        )
+    response = upload(editor_client, bad, mode="append")
     job = _wait(int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
     assert job.status == "failed" and "empty_source" in job.error
     assert "empty_source" in editor_client.get(f"/admin/importers/{job.pk}/").content.decode()
@@ -114,17 +103,7 @@ def test_layers_the_user_cannot_edit_are_refused(committed, users, tmp_path, set
     client = Client()
     client.force_login(users["operator"])  # may edit field reports only
     path = _geojson(tmp_path / "t.geojson", ["OP-1"])
-    with path.open("rb") as fh:
-        response = client.post(
-            "/admin/importers/",
-            {
-                "file": fh,
-                "layer": "schools",
-                "mode": "append",
-                "encoding": "auto",
-                "srs": "auto",
-            },
-        )
+    response = upload(client, path, mode="append")
     assert response.status_code == 200 and "layer" in response.context["form"].errors
     assert not ImportJob.objects.filter(created_by=users["operator"]).exists()
     anonymous = Client().get("/admin/importers/")

@@ -37,34 +37,23 @@ FIELD_MAP_2009 = {
 }
 
 
+def _import(path, layer: str, *extra: str) -> None:
+    call_command(
+        "import_vector", str(path), "--layer", layer, "--no-progress", *extra,
+        stdout=io.StringIO(),
+    )  # fmt: skip
+
+
 def run(path, layer="schools", *extra: str) -> dict:
     """Run the command; returns its JSON report."""
     report = Path(str(path) + ".report.json")
-    call_command(
-        "import_vector",
-        str(path),
-        "--layer",
-        layer,
-        "--no-progress",
-        "--report",
-        str(report),
-        *extra,
-        stdout=io.StringIO(),
-    )
+    _import(path, layer, "--report", str(report), *extra)
     return json.loads(report.read_text())
 
 
 def fail(path, layer="schools", *extra: str) -> str:
     with pytest.raises(CommandError) as info:
-        call_command(
-            "import_vector",
-            str(path),
-            "--layer",
-            layer,
-            "--no-progress",
-            *extra,
-            stdout=io.StringIO(),
-        )
+        _import(path, layer, *extra)
     return str(info.value)
 
 

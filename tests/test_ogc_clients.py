@@ -5,7 +5,6 @@ editors, and a bounded schemathesis run over the OpenAPI document."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from owslib.ogcapi.features import Features
 
 from geo import crs as crs_registry
 from layers.registry import registry
+from tests.conftest import run_qgis
 
 PW = "pw-test-123!"
 HERE = Path(__file__).parent
@@ -126,21 +126,7 @@ def test_qgis_loads_oapif_with_request_bbox(live_url):
         .filter(geom__intersects=Polygon.from_bbox(box))
         .values_list("code", flat=True)
     )
-    result = subprocess.run(
-        [
-            "/usr/bin/python3",
-            str(HERE / "qgis" / "ogc_oapif_read.py"),
-            f"{live_url}/ogc",
-            "schools",
-            *map(str, box),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": ""},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    data = run_qgis("ogc_oapif_read.py", f"{live_url}/ogc", "schools", *map(str, box))
     assert data["valid"]
     assert data["count_bbox"] == len(expected) > 0
     assert data["codes"] == expected

@@ -345,7 +345,7 @@ def test_listen_changes_command_runs_as_a_process(committed, settings, tmp_path)
     import subprocess
     import sys
 
-    from tests.conftest import database_url
+    from geo.db import database_url
 
     env = {
         **os.environ,

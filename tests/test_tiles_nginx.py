@@ -15,8 +15,9 @@ import pytest
 import requests
 from django.test import Client
 
+from geo.db import database_url
 from geo.processes import stop_process
-from tests.conftest import database_url, start_server
+from tests.conftest import start_server
 from tiles.bench import Servers, front_block
 
 TMS = morecantile.tms.get("WebMercatorQuad")

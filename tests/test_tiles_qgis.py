@@ -5,15 +5,14 @@ something over Thái Nguyên with QGIS's default styles (script: tests/qgis/rend
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import morecantile
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.conftest import run_qgis
 
 HERE = Path(__file__).resolve().parent
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -33,21 +32,9 @@ def drawn_fraction(path: str) -> float:
 def test_qgis_renders_vector_tiles_and_wmts(live_url, tmp_path):
     lo = TMS.xy(LON_LAT_BOX[0], LON_LAT_BOX[1])
     hi = TMS.xy(LON_LAT_BOX[2], LON_LAT_BOX[3])
-    result = subprocess.run(
-        [
-            "/usr/bin/python3",
-            str(HERE / "qgis" / "render_tile_layers.py"),
-            live_url,
-            str(tmp_path),
-            *map(str, (lo.x, lo.y, hi.x, hi.y)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": ""},
+    data = run_qgis(
+        "render_tile_layers.py", live_url, str(tmp_path), *map(str, (lo.x, lo.y, hi.x, hi.y))
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    data = json.loads(result.stdout.strip().splitlines()[-1])
     for name in ("vector_tiles", "wmts"):
         entry = data[name]
         assert entry["valid"], f"{name}: {entry.get('error')}"

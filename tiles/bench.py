@@ -38,7 +38,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from geo.db import database_url
+from geo.db import database_url, libpq_env
 from geo.processes import free_port, start_gunicorn, start_process, stop_process
 from tiles import benchlayers, mvt
 from tiles.invalidation import tile_range
@@ -73,18 +73,6 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def libpq_env() -> dict[str, str]:
-    db = settings.DATABASES["default"]
-    env = {"PGDATABASE": db["NAME"], "PGUSER": db["USER"]}
-    if db.get("HOST"):
-        env["PGHOST"] = str(db["HOST"])
-    if db.get("PORT"):
-        env["PGPORT"] = str(db["PORT"])
-    if db.get("PASSWORD"):
-        env["PGPASSWORD"] = db["PASSWORD"]
-    return env
 
 
 # --- data ----------------------------------------------------------------------------------
