@@ -1,6 +1,7 @@
-# Production image: gunicorn serving geo.wsgi, static files collected at build time.
+# Production image: granian (WSGI) serving geo.wsgi, static files collected at build time.
 # Front-end packages (node_modules) are installed in a separate stage; no Node in the image.
-# Workers: WEB_CONCURRENCY (gunicorn's own variable), 4 threads each.
+# Workers and threads: granian's own variables GRANIAN_WORKERS, GRANIAN_BLOCKING_THREADS and
+# GRANIAN_BACKPRESSURE (keep it equal to the threads; see scripts/serve.sh).
 
 FROM node:20-bookworm-slim AS npm
 WORKDIR /app
@@ -17,7 +18,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     IOC_TILE_CACHE_DIR=/var/cache/ioc/tiles \
     IOC_MEDIA_ROOT=/var/lib/ioc/media \
     IOC_STATIC_ROOT=/app/staticfiles \
-    WEB_CONCURRENCY=5
+    GRANIAN_WORKERS=5 \
+    GRANIAN_BLOCKING_THREADS=4 \
+    GRANIAN_BACKPRESSURE=4 \
+    IOC_TRUST_PROXY_HEADERS=1
 # GeoDjango loads GDAL/GEOS/PROJ from the system (ctypes); binutils lets it find them.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgdal32 libgeos-c1v5 libproj25 binutils \
@@ -35,7 +39,8 @@ RUN IOC_SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noi
 USER ioc
 EXPOSE 8000
 ENTRYPOINT ["/app/deploy/docker-entrypoint.sh"]
-CMD ["gunicorn", "geo.wsgi:application", "--bind", "0.0.0.0:8000", \
-     "--worker-class", "gthread", "--threads", "4", \
-     "--timeout", "60", "--graceful-timeout", "10", "--no-control-socket", \
-     "--access-logfile", "-", "--error-logfile", "-", "--forwarded-allow-ips", "*"]
+# Behind nginx (docker-compose.yml): IOC_TRUST_PROXY_HEADERS=1 takes X-Forwarded-Proto as the
+# scheme (what gunicorn's --forwarded-allow-ips did before).
+CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", \
+     "--no-ws", "--respawn-failed-workers", "--workers-kill-timeout", "10", \
+     "--access-log", "geo.wsgi:application"]

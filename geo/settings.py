@@ -132,6 +132,10 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # cost to them — a bbox page of 1M points went from ~20 ms to ~7 ms without (docs/decisions.md).
 _options = DATABASES["default"]["OPTIONS"]
 _options["options"] = f"{_options.get('options', '')} -c max_parallel_workers_per_gather=0".strip()
+# Django binds values client-side (nothing is prepared); geo.db.fetchone_prepared() asks for
+# server-side prepared statements on hot reads, which psycopg allows only with a threshold.
+# It is set beyond reach so that nothing else is ever prepared automatically.
+_options.setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -250,7 +254,8 @@ if not DEBUG:
 OGC_MAX_LIMIT = int(os.environ.get("IOC_OGC_MAX_LIMIT", "10000"))
 OGC_DEFAULT_LIMIT = int(os.environ.get("IOC_OGC_DEFAULT_LIMIT", "10"))
 OGC_MAX_BODY_BYTES = int(os.environ.get("IOC_OGC_MAX_BODY_BYTES", str(2 * 1024 * 1024)))
-# numberMatched is exact up to this many matches and omitted beyond (docs/decisions.md).
+# numberMatched is counted when the estimated rows to visit stay within this and the count
+# stops here; omitted otherwise (docs/decisions.md).
 OGC_COUNT_LIMIT = int(os.environ.get("IOC_OGC_COUNT_LIMIT", "10000"))
 OGC_BASIC_AUTH_CACHE_SECONDS = 60
 
@@ -262,3 +267,10 @@ IMPORTERS_BATCH_SIZE = int(os.environ.get("IOC_IMPORT_BATCH_SIZE", "20000"))
 IMPORTERS_UPLOAD_DIR = Path(os.environ.get("IOC_IMPORT_UPLOAD_DIR", VAR_DIR / "imports"))
 # Cloud-optimised GeoTIFFs written by import_raster (served by the tiles side).
 IMPORTERS_RASTER_DIR = Path(os.environ.get("IOC_RASTER_DIR", VAR_DIR / "rasters"))
+
+# --- serving (granian, tiles/fastpath.py) ---
+# Behind a reverse proxy that sets X-Forwarded-Proto (nginx in docker-compose.yml; the Docker
+# image sets this), take the request's scheme from it, as gunicorn's --forwarded-allow-ips did.
+# Leave it off when clients reach the app directly: they could claim https.
+if _env_bool("IOC_TRUST_PROXY_HEADERS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

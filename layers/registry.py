@@ -91,6 +91,13 @@ class TileOptions:
     cluster_px: int = 16
     # Secondary geometry (a camera's field of view) is drawn from this zoom on.
     secondary_min_zoom: int = 12
+    # Clustered zooms read a cluster pyramid kept in step by database triggers (tiles/clusters.py)
+    # instead of scanning every point; False: cluster on the fly.
+    cluster_pyramid: bool = True
+    # The highest zoom at which one tile of this layer can hold more than the dense limit
+    # (tiles.mvt.DENSE_TILE_POINTS); the pyramid also covers the zooms up to it, so a dense
+    # tile is counted and clustered from it. None: only the zooms below cluster_below_zoom.
+    dense_max_zoom: int | None = None
 
 
 class UnknownLayer(LookupError):

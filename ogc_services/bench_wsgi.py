@@ -1,12 +1,13 @@
 """WSGI entry of the benchmark server: the platform plus one temporary bench layer.
 
-Only ``ogc_services/bench.py`` starts this (gunicorn ``ogc_services.bench_wsgi:application``);
+Only ``ogc_services/bench.py`` starts this (granian ``ogc_services.bench_wsgi:application``);
 the layer exists in that process alone and reads ``bench.points`` (found through the
 ``search_path`` set in the bench's DATABASE_URL), never the demo layers.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
@@ -15,43 +16,18 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.contrib.gis.db import models  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-from layers.registry import Access, FeatureLayer, Style, Text, registry  # noqa: E402
+from layers.registry import registry  # noqa: E402
+from ogc_services.benchlayer import LAYER_ID, bench_layer  # noqa: E402
+from tiles.fastpath import TileFastPath  # noqa: E402
 
-BENCH_LAYER = "bench_points"
+if LAYER_ID not in registry:
+    registry.register(bench_layer(os.environ.get("IOC_BENCH_TABLE", "points")))
 
+application = TileFastPath(get_wsgi_application())  # as geo/wsgi.py
 
-class BenchPoint(models.Model):
-    name = models.CharField(max_length=40)
-    value = models.IntegerField()
-    version = models.IntegerField(default=1)
-    geom = models.PointField(srid=4326)
+from django.urls import get_resolver  # noqa: E402
 
-    geometry_field = "geom"
-
-    class Meta:
-        app_label = "ogc_services"
-        managed = False
-        db_table = os.environ.get("IOC_BENCH_TABLE", "points")
-
-
-if BENCH_LAYER not in registry:
-    registry.register(
-        FeatureLayer(
-            id=BENCH_LAYER,
-            title=Text("Điểm benchmark", "Benchmark points"),
-            description=Text("Bảng tạm cho benchmark", "Temporary benchmark table"),
-            group="admin",
-            access=Access.PUBLIC,
-            model=BenchPoint,
-            public_fields=("name", "value"),
-            editable=False,
-            style=Style(kind="circle", color="#000000"),
-            key_field=None,
-            temporal_field=None,
-        )
-    )
-
-application = get_wsgi_application()
+get_resolver().url_patterns  # noqa: B018  (as geo/wsgi.py: views imported before any request)
+gc.freeze()  # as geo/wsgi.py

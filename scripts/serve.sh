@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Start the background processes listed in ./Procfile, print the URLs, then exec gunicorn.
-# Ctrl-C (or any exit of gunicorn) also stops the background processes: each one runs under
-# a small watchdog that polls this script's PID, which gunicorn keeps after `exec`.
+# Start the background processes listed in ./Procfile, print the URLs, then exec granian (WSGI).
+# Ctrl-C (or any exit of granian) also stops the background processes: each one runs under
+# a small watchdog that polls this script's PID, which granian's main process keeps after `exec`.
 #
-#   IOC_HOST (127.0.0.1)  IOC_PORT (8000)  IOC_WORKERS (2*cores+1, at most 8)
+#   IOC_HOST (127.0.0.1)  IOC_PORT (8000)  IOC_WORKERS (2*cores+1, at most 8)  IOC_THREADS (4)
 #   IOC_DEMO=1            also print the demo admin credentials
 set -euo pipefail
 
@@ -12,12 +12,15 @@ cd "$ROOT"
 HOST=${IOC_HOST:-127.0.0.1}
 PORT=${IOC_PORT:-8000}
 cores=$(nproc 2>/dev/null || echo 1)
+# granian runs the app on IOC_THREADS blocking threads in each worker process. Every open map
+# holds one thread for its live-update stream (/api/events), so keep more workers than cores.
 WORKERS=${IOC_WORKERS:-$((2 * cores + 1 > 8 ? 8 : 2 * cores + 1))}
+THREADS=${IOC_THREADS:-4}
 SERVER_PID=$$
 
 # start_background NAME COMMAND: run COMMAND until the server goes away, restarting it if it
 # exits. Non-interactive bash starts background jobs with SIGINT ignored, so Ctrl-C reaches
-# only gunicorn; the watchdog then sends SIGTERM to the command within a second.
+# only granian; the watchdog then sends SIGTERM to the command within a second.
 start_background() {
   local name=$1 cmd=$2
   (
@@ -69,16 +72,22 @@ if [[ ${IOC_DEMO:-0} == 1 ]]; then
     echo "    demo login: admin / (no $pw_file yet: run .venv/bin/python manage.py load_demo)"
   fi
 fi
-echo "  $WORKERS workers x 4 threads; Ctrl-C stops the server and background processes"
+echo "  granian: $WORKERS workers x $THREADS threads; Ctrl-C stops the server and background processes"
 echo
 
-exec .venv/bin/gunicorn geo.wsgi:application \
-  --bind "$HOST:$PORT" \
+# --backpressure caps the requests a worker holds in progress at its thread count (granian's
+# default is backlog / workers = 512): a burst of slow tile renders (a z0 tile takes ~2 s) waits
+# in front of the app instead of inside one worker. granian has no per-request timeout (unlike
+# gunicorn's --timeout); --workers-kill-timeout bounds a graceful stop (Ctrl-C, SIGTERM).
+# The access log goes to stdout.
+exec .venv/bin/granian --interface wsgi \
+  --host "$HOST" \
+  --port "$PORT" \
   --workers "$WORKERS" \
-  --worker-class gthread \
-  --threads 4 \
-  --timeout 60 \
-  --graceful-timeout 10 \
-  --access-logfile - \
-  --error-logfile - \
-  --no-control-socket
+  --blocking-threads "$THREADS" \
+  --backpressure "$THREADS" \
+  --no-ws \
+  --respawn-failed-workers \
+  --workers-kill-timeout 10 \
+  --access-log \
+  geo.wsgi:application

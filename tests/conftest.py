@@ -102,18 +102,18 @@ def committed(django_db_setup, django_db_blocker):
 
 
 def start_server(env: dict[str, str], log_path) -> tuple[str, object]:
-    """Start gunicorn (as `make run` serves the platform) and wait until it answers."""
+    """Start granian (as `make run` serves the platform) and wait until it answers."""
     from pathlib import Path
 
-    from geo.processes import start_gunicorn
+    from geo.processes import start_server as start
 
     # Static files from the finders: a stale collectstatic output must not hide new assets.
-    return start_gunicorn({"IOC_STATIC_FROM_FINDERS": "1", **env}, Path(log_path))
+    return start({"IOC_STATIC_FROM_FINDERS": "1", **env}, Path(log_path))
 
 
 @pytest.fixture(scope="session")
 def live_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
-    """The real server (gunicorn) on the test database.
+    """The real server (granian) on the test database.
 
     It sees committed data only: combine with ``committed`` for data a test creates.
     """
@@ -125,7 +125,7 @@ def live_url(django_db_setup, django_db_blocker, tmp_path_factory) -> str:
     }
     from geo.processes import stop_process
 
-    url, process = start_server(env, tmp_path_factory.mktemp("live") / "gunicorn.log")
+    url, process = start_server(env, tmp_path_factory.mktemp("live") / "server.log")
     with django_db_blocker.unblock():
         yield url
     stop_process(process)

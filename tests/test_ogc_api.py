@@ -572,3 +572,59 @@ def test_bbox_pages_start_nearest_the_bbox_centre(db):
     assert sorted(seen) == sorted(expected.values_list("id", flat=True))
     assert len(seen) > 100  # several pages
     assert distances == sorted(distances)
+
+
+def test_bbox_paging_is_exact_when_features_share_a_spot(db):
+    """Points at one spot tie on distance: the page boundary falls inside the tie, and the
+    (distance, id) order must still give every match once, in a total order."""
+    from layers import services
+    from layers.models import School
+
+    cx, cy = 105.8443, 21.5928  # Thái Nguyên city
+    created = [
+        services.do_create_feature(
+            "schools",
+            {"code": f"TIE-{i}", "name": f"Trường trùng vị trí {i}", "level": "tieu_hoc"},
+            f"SRID=4326;POINT({cx} {cy})",
+            actor="test",
+        ).pk
+        for i in range(7)
+    ]
+    d = 0.02
+    x1, y1, x2, y2 = cx - d, cy - d, cx + d, cy + d
+    url = f"/ogc/collections/schools/items?bbox={x1},{y1},{x2},{y2}&limit=3&f=json"
+    seen = []
+    while url:
+        page = get(url).json()
+        seen += [f["id"] for f in page["features"]]
+        url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+        url = url[url.index("/ogc/") :] if url else None
+    expected = School.objects.filter(
+        geom__intersects=(f"SRID=4326;POLYGON(({x1} {y1},{x2} {y1},{x2} {y2},{x1} {y2},{x1} {y1}))")
+    )
+    assert len(seen) == len(set(seen)) == expected.count() > len(created)
+    assert seen[: len(created)] == sorted(created)  # distance 0 first, then by id
+
+
+def test_number_matched_only_when_counting_is_cheap(db, settings):
+    """numberMatched: exact on the last page; otherwise counted only when the planner's
+    estimate of rows to visit is within OGC_COUNT_LIMIT (docs/decisions.md)."""
+    settings.OGC_COUNT_LIMIT = 200
+    total = registry.get("schools").queryset().count()
+    assert total > 200
+    whole = get("/ogc/collections/schools/items?limit=10").json()
+    assert "numberMatched" not in whole  # 826 rows to scan > 200
+    assert any(link["rel"] == "next" for link in whole["links"])
+    last = get(f"/ogc/collections/schools/items?limit=10&offset={total - 4}").json()
+    assert last["numberMatched"] == total and last["numberReturned"] == 4
+    province = get("/ogc/collections/schools/items?bbox=105.2,21.3,106.3,22.75&limit=10").json()
+    assert "numberMatched" not in province  # ~10 × 800 estimated index visits
+    small = "bbox=105.83,21.58,105.86,21.61&limit=2"
+    few = get(f"/ogc/collections/schools/items?{small}").json()
+    from layers.models import School
+
+    x1, y1, x2, y2 = 105.83, 21.58, 105.86, 21.61
+    exact = School.objects.filter(
+        geom__intersects=(f"SRID=4326;POLYGON(({x1} {y1},{x2} {y1},{x2} {y2},{x1} {y2},{x1} {y1}))")
+    ).count()
+    assert exact > 2 and few["numberMatched"] == exact

@@ -1,4 +1,4 @@
-"""/ogc against real clients on a real server (gunicorn on the test database): OWSLib,
+"""/ogc against real clients on a real server (granian on the test database): OWSLib,
 GDAL's OAPIF driver, QGIS 3.22, a replay of QGIS ≥ 3.32's editing requests, concurrent
 editors, and a bounded schemathesis run over the OpenAPI document."""
 
@@ -213,7 +213,7 @@ def _qgis_replay(live_url: str, role: str, existing: int) -> dict:
         seen["stale_put"] = stale.status_code
     deleted = session.delete(url, timeout=10)
     seen["delete"] = deleted.status_code
-    seen["delete_headers"] = dict(deleted.headers)
+    seen["delete_headers"] = deleted.headers  # case-insensitive (granian sends lowercase names)
     seen["after"] = session.get(url, timeout=10).status_code
     return seen
 

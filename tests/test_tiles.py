@@ -122,6 +122,33 @@ def test_polygons_are_simplified_and_small_ones_dropped_at_low_zoom(client):
     assert mvt.render_specs(specs, z, tile.x, tile.y) == b""
 
 
+@pytest.mark.parametrize("layer_id", ["communes_2009", "communes", "province"])
+def test_box_area_prefilter_changes_nothing_drawn(layer_id):
+    """Sub-pixel polygons are dropped by their box's Mercator area before ST_Transform (an
+    indexed bound, tiles/indexes.py): tiles must equal those of the exact test alone."""
+    import re
+
+    layer = registry.get(layer_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname = %s",
+            [layer.table, f"{layer.table}_ioc_box_area"],
+        )
+        assert mvt.BOX_AREA_FUNCTION in cursor.fetchone()[0]
+        spec = mvt.specs_for(layer, ("name",))[0]
+        for z in range(5, 13):
+            tile = TMS.tile(LON, LAT, z)
+            for scale in (1.0, 2.0):
+                sql, params = mvt.tile_sql(spec, z, scale=scale)
+                exact = re.sub(rf" AND {mvt.BOX_AREA_FUNCTION}\([^)]*\) >= [0-9.e+-]+", "", sql)
+                assert exact != sql
+                drawn = []
+                for statement in (sql, exact):
+                    cursor.execute(statement, [z, tile.x, tile.y, z, tile.x, tile.y, *params])
+                    drawn.append(bytes(cursor.fetchone()[0] or b""))
+                assert drawn[0] == drawn[1], (z, scale)
+
+
 def test_zoom_limits(client, monkeypatch):
     layer = registry.get("schools")
     limited = dataclasses.replace(

@@ -102,6 +102,21 @@ class TestFileTileCache(CacheContract):
         assert oct(path.stat().st_mode & 0o777) == "0o644"
 
 
+    def test_remembered_bytes_never_outlive_the_file(self, tmp_path, monkeypatch):
+        """load() remembers files older than a clock tick; a replacement of the same size,
+        even one that reuses the inode, is read again (another process's store, here)."""
+        reader, writer = self.make_cache(tmp_path), self.make_cache(tmp_path)
+        monkeypatch.setattr(FileTileCache, "MEMO_MIN_AGE_NS", 0)  # remember at once
+        for version in range(20):
+            data = f"tile-{version:04d}".encode()  # same size every time
+            writer.store("schools", "public", 9, 1, 2, data)
+            assert reader.load("schools", "public", 9, 1, 2) == data
+            assert reader.load("schools", "public", 9, 1, 2) == data  # from memory
+            if version % 2:
+                writer.remove("schools", "public", 9, 1, 2)
+                assert reader.load("schools", "public", 9, 1, 2) is None
+
+
 class TestMemoryTileCache(CacheContract):
     def make_cache(self, tmp_path):
         return MemoryTileCache()

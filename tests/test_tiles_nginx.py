@@ -37,7 +37,7 @@ def front(committed):
     servers = Servers(tmp_path)
     servers.cache_dir.mkdir(parents=True)
     env = {"DATABASE_URL": database_url(), "IOC_TILE_CACHE_DIR": str(servers.cache_dir)}
-    app, process = start_server(env, tmp_path / "gunicorn.log")
+    app, process = start_server(env, tmp_path / "server.log")
     try:
         url = servers.start_nginx("front", front_block(servers.cache_root, app, tmp_path))
         yield url, servers.cache_dir

@@ -1,4 +1,4 @@
-"""The map at / in a real headless Chromium against the real server (gunicorn on the test DB).
+"""The map at / in a real headless Chromium against the real server (granian on the test DB).
 
 tests/browser/viewer.mjs drives the browser (playwright-core + Debian's /usr/bin/chromium) and
 prints its findings as JSON; this test serves it, creates a field report when it asks, and
@@ -41,7 +41,7 @@ def viewer_glyphs(django_db_setup):
 
 @pytest.fixture(scope="module")
 def viewer_url(viewer_glyphs, django_db_setup, django_db_blocker, tmp_path_factory):
-    """The platform as `make run` serves it: gunicorn plus the tile cache's change listener
+    """The platform as `make run` serves it: granian plus the tile cache's change listener
     (Procfile), so edits reach the vector tiles as they do in production."""
     import sys
 
@@ -51,7 +51,7 @@ def viewer_url(viewer_glyphs, django_db_setup, django_db_blocker, tmp_path_facto
 
     work = tmp_path_factory.mktemp("viewer-live")
     env = {"DATABASE_URL": database_url(), "IOC_TILE_CACHE_DIR": str(work / "tiles")}
-    url, server = start_server(env, work / "gunicorn.log")
+    url, server = start_server(env, work / "server.log")
     listener = start_process(
         [sys.executable, "manage.py", "listen_changes"], env, work / "listener.log"
     )

@@ -88,22 +88,59 @@ class TileCacheBase:
 
 
 class FileTileCache(TileCacheBase):
-    """``<root>/<key>/<audience>/<z>/<x>/<y>.mvt``; writes are atomic (temp file + rename)."""
+    """``<root>/<key>/<audience>/<z>/<x>/<y>.mvt``; writes are atomic (temp file + rename).
+
+    ``load`` keeps the last bytes read per file (at most MEMO_BYTES per instance) and returns
+    them while ``os.stat`` still shows the same (inode, mtime_ns, size): one stat instead of
+    open/fstat/read/close, and no pathlib on the hot path. Every store replaces the file and
+    every removal unlinks it, and a later file can reuse the inode; it cannot also carry the
+    same mtime, because only files whose mtime was already MEMO_MIN_AGE_NS old when read are
+    remembered — a file written in that clock tick existed at the same time, so it had another
+    inode. (Timestamps set by hand, e.g. restoring a cache with ``rsync -t``, void this: clear
+    the cache instead.)"""
 
     name = "file"
+    MEMO_BYTES = 32 * 1024 * 1024
+    MEMO_MIN_AGE_NS = 100_000_000  # » the filesystem's timestamp granularity (a jiffy)
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
+        self._memo: dict[str, tuple[tuple[int, int, int], bytes]] = {}
+        self._memo_size = 0
+        self._memo_lock = threading.Lock()
 
     def _path(self, key: str, audience: str, z: int, x: int, y: int) -> Path:
         check_address(key, audience, z, x, y)
         return self.root / key / audience / str(z) / str(x) / f"{y}.mvt"
 
     def load(self, key, audience, z, x, y):
+        check_address(key, audience, z, x, y)
+        path = f"{self._root}/{key}/{audience}/{z}/{x}/{y}.mvt"
         try:
-            return self._path(key, audience, z, x, y).read_bytes()
+            st = os.stat(path)
         except FileNotFoundError:
             return None
+        known = self._memo.get(path)
+        if known is not None and known[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+            return known[1]
+        try:
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        fresh = time.time_ns() - st.st_mtime_ns < self.MEMO_MIN_AGE_NS
+        if not fresh and len(data) == st.st_size and len(data) <= self.MEMO_BYTES // 8:
+            with self._memo_lock:
+                old = self._memo.pop(path, None)
+                if old is not None:
+                    self._memo_size -= len(old[1])
+                while self._memo and self._memo_size + len(data) > self.MEMO_BYTES:
+                    self._memo_size -= len(self._memo.pop(next(iter(self._memo)))[1])
+                self._memo[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), data)
+                self._memo_size += len(data)
+        return data
 
     def store(self, key, audience, z, x, y, data):
         path = self._path(key, audience, z, x, y)

@@ -1,11 +1,15 @@
-"""HTTP: vector tiles, TileJSON, the MapLibre style, raster tiles, MapProxy. Views stay thin."""
+"""HTTP: vector tiles, TileJSON, the MapLibre style, raster tiles, MapProxy. Views stay thin.
+
+Every view answers GET and HEAD. Anonymous hits of public vector tiles are usually answered
+before Django by tiles/fastpath.py, which shares this module's helpers.
+"""
 
 from __future__ import annotations
 
 import re
 
 from django.http import HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from tiles import service, tilejson
 
@@ -38,28 +42,39 @@ def parse_zxy(z: str, x: str, y: str) -> tuple[int, int, int] | None:
     return int(z), int(x), int(y)
 
 
-def _cache_headers(response: HttpResponse, tile: service.Tile) -> HttpResponse:
-    response["ETag"] = tile.etag
+def tile_headers(tile: service.Tile) -> list[tuple[str, str]]:
+    """The caching and CORS headers of a tile response (this view and tiles/fastpath.py)."""
     # Edits reach the cache within a second: clients keep the tile but revalidate (304).
-    response["Cache-Control"] = ("public" if tile.public else "private") + ", no-cache"
+    headers = [
+        ("ETag", tile.etag),
+        ("Cache-Control", ("public" if tile.public else "private") + ", no-cache"),
+    ]
     if not tile.public:
-        response["Vary"] = "Cookie, Authorization"
-    response["X-Tile-Cache"] = "hit" if tile.hit else "miss"
-    response["Access-Control-Allow-Origin"] = "*"
+        headers.append(("Vary", "Cookie, Authorization"))
+    headers += [
+        ("X-Tile-Cache", "hit" if tile.hit else "miss"),
+        ("Access-Control-Allow-Origin", "*"),
+    ]
+    return headers
+
+
+def _cache_headers(response: HttpResponse, tile: service.Tile) -> HttpResponse:
+    for name, value in tile_headers(tile):
+        response[name] = value
     return response
 
 
-def _matches(request, etag: str) -> bool:
-    header = request.headers.get("If-None-Match", "")
-    if not header:
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Does an If-None-Match header value name ``etag`` (weakly, as RFC 9110 compares)?"""
+    if not if_none_match:
         return False
-    if header.strip() == "*":
+    if if_none_match.strip() == "*":
         return True
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
     return etag in tags
 
 
-@require_GET
+@require_safe
 def vector_tile(request, layer: str, z: str, x: str, y: str):
     """/tiles/<layer or a,b,c>/<z>/<x>/<y>.mvt"""
     if suspicious(layer, z, x, y):
@@ -77,13 +92,13 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
         return _not_found(layer)
     except ValueError as exc:
         return _error(400, f"Ô bản đồ ngoài lưới: {exc}", f"Tile outside the grid: {exc}")
-    if _matches(request, tile.etag):
+    if etag_matches(request.headers.get("If-None-Match", ""), tile.etag):
         return _cache_headers(HttpResponse(status=304), tile)
     response = HttpResponse(tile.data, content_type=MVT_TYPE)
     return _cache_headers(response, tile)
 
 
-@require_GET
+@require_safe
 def combined_tile(request, z: str, x: str, y: str):
     """/tiles/combined/<z>/<x>/<y>.mvt?layers=a,b,c"""
     layers = request.GET.get("layers", "")
@@ -92,7 +107,7 @@ def combined_tile(request, z: str, x: str, y: str):
     return vector_tile(request, layers, z, x, y)
 
 
-@require_GET
+@require_safe
 def tilejson_view(request, layer: str):
     """/tiles/<layer or a,b,c>.json — TileJSON 3.0.0"""
     if suspicious(layer):
@@ -108,7 +123,7 @@ def tilejson_view(request, layer: str):
     return response
 
 
-@require_GET
+@require_safe
 def style_view(request):
     """/styles/ioc.json — the MapLibre style of every layer the caller may see."""
     from tiles import style
@@ -120,7 +135,7 @@ def style_view(request):
     return response
 
 
-@require_GET
+@require_safe
 def raster_tile(request, layer: str, z: str, x: str, y: str):
     """/tiles/raster/<layer>/<z>/<x>/<y>.png — rendered straight from the COG (rio-tiler)."""
     from tiles import raster

@@ -1,5 +1,6 @@
 """Benchmark of the map viewer: navigation → first map ``idle`` with the default layers, and
-bytes transferred for that first view, in headless Chromium against gunicorn on localhost.
+bytes transferred for that first view, in headless Chromium against our server (granian, as
+`make run`) on localhost.
 
 Each run is a fresh browser context (empty HTTP cache); the server's tile cache is warm after
 the first run, so run 1 shows a cold tile cache and the median the usual case.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from geo.processes import start_gunicorn, stop_process
+from geo.processes import start_server, stop_process
 
 SCRIPT = Path(settings.BASE_DIR) / "tests" / "browser" / "bench.mjs"
 GOAL_MS = 3000
@@ -26,8 +27,8 @@ def run(options) -> str:
 
     call_command("viewer_glyphs", verbosity=0)
     runs = 2 if options.get("quick") else 5
-    log = Path(tempfile.mkdtemp(prefix="viewer-bench-")) / "gunicorn.log"
-    url, server = start_gunicorn({}, log)
+    log = Path(tempfile.mkdtemp(prefix="viewer-bench-")) / "server.log"
+    url, server = start_server({}, log)
     try:
         out = subprocess.run(
             ["node", str(SCRIPT), json.dumps({"url": url, "runs": runs})],

@@ -4,8 +4,9 @@ Each stream holds its own PostgreSQL connection that ``LISTEN``s on settings.IOC
 (``NOTIFY`` fires after commit, from any client: the app, QGIS, psql). Events carry the
 history id as their SSE id, so a browser that reconnects (``Last-Event-ID``) first catches up
 from ``layers_featurehistory`` and loses nothing. A stream is bounded — a heartbeat comment
-every VIEWER_SSE_HEARTBEAT s and an end after VIEWER_SSE_LIFETIME s — because with gunicorn's
-gthread workers every open stream holds a thread. Only layers the caller may see are forwarded.
+every VIEWER_SSE_HEARTBEAT s and an end after VIEWER_SSE_LIFETIME s — because under granian's
+WSGI interface every open stream holds one of a worker's blocking threads. Only layers the
+caller may see are forwarded.
 """
 
 from __future__ import annotations
