@@ -101,7 +101,6 @@ class TestFileTileCache(CacheContract):
         assert path.read_bytes() == b"x"
         assert oct(path.stat().st_mode & 0o777) == "0o644"
 
-
     def test_remembered_bytes_never_outlive_the_file(self, tmp_path, monkeypatch):
         """load() remembers files older than a clock tick; a replacement of the same size,
         even one that reuses the inode, is read again (another process's store, here)."""
