@@ -87,6 +87,7 @@ def server_argv(
         "--workers", str(workers),
         "--blocking-threads", str(threads),
         "--backpressure", str(threads),
+        "--blocking-threads-idle-timeout", "600",
         "--no-ws",
         "--workers-kill-timeout", "10",
         "--log-level", "warning",

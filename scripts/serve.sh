@@ -79,6 +79,8 @@ echo
 # default is backlog / workers = 512): a burst of slow tile renders (a z0 tile takes ~2 s) waits
 # in front of the app instead of inside one worker. granian has no per-request timeout (unlike
 # gunicorn's --timeout); --workers-kill-timeout bounds a graceful stop (Ctrl-C, SIGTERM).
+# Idle threads live 600 s (granian's longest; default 30 s): a thread granian starts again
+# opens a new database connection and stalled requests for up to 0.8 s in a burst.
 # The access log goes to stdout.
 exec .venv/bin/granian --interface wsgi \
   --host "$HOST" \
@@ -86,6 +88,7 @@ exec .venv/bin/granian --interface wsgi \
   --workers "$WORKERS" \
   --blocking-threads "$THREADS" \
   --backpressure "$THREADS" \
+  --blocking-threads-idle-timeout 600 \
   --no-ws \
   --respawn-failed-workers \
   --workers-kill-timeout 10 \
