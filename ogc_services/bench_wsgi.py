@@ -30,4 +30,5 @@ application = TileFastPath(get_wsgi_application())  # as geo/wsgi.py
 from django.urls import get_resolver  # noqa: E402
 
 get_resolver().url_patterns  # noqa: B018  (as geo/wsgi.py: views imported before any request)
+
 gc.freeze()  # as geo/wsgi.py
