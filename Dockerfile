@@ -1,7 +1,7 @@
 # Production image: granian (WSGI) serving geo.wsgi, static files collected at build time.
 # Front-end packages (node_modules) are installed in a separate stage; no Node in the image.
-# Workers and threads: granian's own variables GRANIAN_WORKERS, GRANIAN_BLOCKING_THREADS and
-# GRANIAN_BACKPRESSURE (keep it equal to the threads; see scripts/serve.sh).
+# Workers and threads: granian's own variables GRANIAN_WORKERS and GRANIAN_BLOCKING_THREADS
+# (no GRANIAN_BACKPRESSURE: see scripts/serve.sh).
 
 FROM node:20-bookworm-slim AS npm
 WORKDIR /app
@@ -20,7 +20,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     IOC_STATIC_ROOT=/app/staticfiles \
     GRANIAN_WORKERS=5 \
     GRANIAN_BLOCKING_THREADS=4 \
-    GRANIAN_BACKPRESSURE=4 \
     GRANIAN_BLOCKING_THREADS_IDLE_TIMEOUT=600 \
     IOC_TRUST_PROXY_HEADERS=1
 # GeoDjango loads GDAL/GEOS/PROJ from the system (ctypes); binutils lets it find them.

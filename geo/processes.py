@@ -75,9 +75,9 @@ def server_argv(
 ) -> list[str]:
     """granian (WSGI interface) serving ``app`` as scripts/serve.sh runs ours.
 
-    ``threads`` blocking threads run the WSGI app in each worker; ``--backpressure`` caps the
-    requests a worker holds in progress at that number (see scripts/serve.sh, which must stay
-    in step with this list).
+    ``threads`` blocking threads run the WSGI app in each worker (see scripts/serve.sh, which
+    must stay in step with this list). No ``--backpressure``: with it, a request that found its
+    worker's permits taken waited ~30 s after one was freed (map loads stalled 30 s).
     """
     argv = [
         str(Path(sys.executable).parent / "granian"),
@@ -86,7 +86,6 @@ def server_argv(
         "--port", str(port),
         "--workers", str(workers),
         "--blocking-threads", str(threads),
-        "--backpressure", str(threads),
         "--blocking-threads-idle-timeout", "600",
         "--no-ws",
         "--workers-kill-timeout", "10",

@@ -221,11 +221,19 @@ VIEWER_FONTS = {
 }
 if VIEWER_GLYPH_DIR.is_dir():  # else viewer/views.py renders ranges on first request
     STATICFILES_DIRS.append(("viewer/glyphs", VIEWER_GLYPH_DIR))
-# Server-sent events (/api/events): each open map holds one gthread thread, so a stream is
-# bounded: a comment line every HEARTBEAT seconds, closed after LIFETIME (the browser reconnects
-# and catches up from Last-Event-ID).
-VIEWER_SSE_HEARTBEAT = float(os.environ.get("IOC_SSE_HEARTBEAT", "15"))
+# Server-sent events (/api/events): each open stream holds one of a worker's blocking threads,
+# so a stream is bounded: a comment line every HEARTBEAT seconds (which is also when a closed
+# browser is noticed and its thread freed), closed after LIFETIME (the browser reconnects and
+# catches up from Last-Event-ID). At most STREAMS streams per worker process stay open (default:
+# the worker's threads − 1, so one always serves tiles and pages); beyond that a stream sends
+# what is new and closes, and the browser comes back after OVERFLOW_RETRY ms (polling).
+VIEWER_SSE_HEARTBEAT = float(os.environ.get("IOC_SSE_HEARTBEAT", "5"))
 VIEWER_SSE_LIFETIME = float(os.environ.get("IOC_SSE_LIFETIME", "300"))
+_worker_threads = int(
+    os.environ.get("IOC_THREADS", os.environ.get("GRANIAN_BLOCKING_THREADS", "4"))
+)
+VIEWER_SSE_STREAMS = int(os.environ.get("IOC_SSE_STREAMS", str(max(1, _worker_threads - 1))))
+VIEWER_SSE_OVERFLOW_RETRY = int(os.environ.get("IOC_SSE_OVERFLOW_RETRY_MS", "5000"))
 # Without collectstatic's output (tests, development) serve static files straight from the
 # finders (node_modules, generated glyphs); with it, serve its compressed files, which the finders
 # would otherwise shadow with uncompressed ones.

@@ -75,10 +75,10 @@ fi
 echo "  granian: $WORKERS workers x $THREADS threads; Ctrl-C stops the server and background processes"
 echo
 
-# --backpressure caps the requests a worker holds in progress at its thread count (granian's
-# default is backlog / workers = 512): a burst of slow tile renders (a z0 tile takes ~2 s) waits
-# in front of the app instead of inside one worker. granian has no per-request timeout (unlike
-# gunicorn's --timeout); --workers-kill-timeout bounds a graceful stop (Ctrl-C, SIGTERM).
+# No --backpressure: with it equal to the threads, a request that found its worker's permits
+# taken (e.g. by live-update streams) waited ~30 s after one was freed (docs/decisions.md).
+# granian has no per-request timeout (unlike gunicorn's --timeout); --workers-kill-timeout
+# bounds a graceful stop (Ctrl-C, SIGTERM).
 # Idle threads live 600 s (granian's longest; default 30 s): a thread granian starts again
 # opens a new database connection and stalled requests for up to 0.8 s in a burst.
 # The access log goes to stdout.
@@ -87,7 +87,6 @@ exec .venv/bin/granian --interface wsgi \
   --port "$PORT" \
   --workers "$WORKERS" \
   --blocking-threads "$THREADS" \
-  --backpressure "$THREADS" \
   --blocking-threads-idle-timeout 600 \
   --no-ws \
   --respawn-failed-workers \

@@ -4,6 +4,7 @@ the GeoJSON fallback and the label glyphs — through Django's test client on th
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.db import connection
@@ -254,3 +255,33 @@ def test_events_stream_is_bounded(events_of, committed):
     chunks = [c.decode() for c in events_of()]
     assert any(c.startswith(": ping") for c in chunks)
     assert "event: bye" in chunks[-1]
+
+
+@override_settings(VIEWER_SSE_HEARTBEAT=0.1, VIEWER_SSE_LIFETIME=5, VIEWER_SSE_STREAMS=1)
+def test_events_beyond_the_worker_stream_limit_poll_without_losing_changes(events_of, committed):
+    """A worker keeps VIEWER_SSE_STREAMS streams open; another stream sends its position (or
+    what is new since Last-Event-ID) at once and ends, so the browser polls instead of holding
+    a thread the worker needs for tiles and pages."""
+    from layers.models import FeatureHistory
+
+    held = events_of()
+    assert "retry: 2000" in next(held).decode()  # takes the only slot
+    started = time.monotonic()
+    polled = "".join(c.decode() for c in events_of())
+    assert time.monotonic() - started < 2
+    assert "retry: 5000" in polled and "event: bye" in polled
+    top = FeatureHistory.objects.order_by("-id").values_list("id", flat=True).first()
+    assert f"id: {top}\n" in polled  # the browser's next Last-Event-ID
+    report = services.do_create_feature(
+        "field_reports",
+        {"category": "waste", "title": "Rác thải thử nghiệm thăm dò", "description": "x"},
+        "POINT(105.84 21.59)",
+        actor="test",
+    )
+    again = [c.decode() for c in events_of(HTTP_LAST_EVENT_ID=str(top))]
+    changes = [json.loads(c.split("data: ", 1)[1]) for c in again if "event: change" in c]
+    assert [c["id"] for c in changes if c["layer"] == "field_reports"] == [report.pk]
+    assert "event: bye" in again[-1]
+    for _chunk in held:  # the held stream ends by its lifetime; its slot is freed
+        pass
+    assert "retry: 2000" in next(events_of()).decode()
