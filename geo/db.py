@@ -10,6 +10,12 @@ import psycopg
 from django.db import connection
 
 
+def quote_name(name: str) -> str:
+    """A table or column name from our registry/models as SQL; ``schema.table`` is two
+    identifiers (the benchmarks' tables live in schema ``bench``). Never for request input."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
 def conninfo(**overrides: Any) -> str:
     """The Django database as a libpq connection string, for connections of our own (LISTEN,
     COPY in a worker thread, another role). Under tests it names the test database.

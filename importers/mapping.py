@@ -74,7 +74,7 @@ class Target:
             label=layer.id,
             table=layer.table,
             columns=columns,
-            geometry_column=layer.model._meta.get_field(layer.geometry_field).column,
+            geometry_column=layer.geometry_column,
             geometry_type=GEOMETRY_NAMES.get(layer.geometry_type.upper(), layer.geometry_type),
             filter=columns_of(layer.filter),
             insert_constants=columns_of(layer.create_defaults),

@@ -177,6 +177,11 @@ class FeatureLayer(LayerBase):
         return self.model.geometry_field
 
     @property
+    def geometry_column(self) -> str:
+        """The database column of ``geometry_field`` (what raw SQL names)."""
+        return self.model._meta.get_field(self.geometry_field).column
+
+    @property
     def geometry_type(self) -> str:
         return self.model._meta.get_field(self.geometry_field).geom_type
 

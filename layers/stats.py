@@ -18,7 +18,7 @@ def layer_summaries(
     parts, params = [], []
     for layer in layers:
         where, where_params = layer.sql_filter()
-        geom = connection.ops.quote_name(layer.model._meta.get_field(layer.geometry_field).column)
+        geom = connection.ops.quote_name(layer.geometry_column)
         parts.append(
             f"SELECT %s AS id, count(*) AS n, ST_Extent({geom}) AS box "
             f"FROM {connection.ops.quote_name(layer.table)} WHERE {where}"

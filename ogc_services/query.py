@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from geo import crs as crs_registry
-from geo.db import fetchone_prepared
+from geo.db import fetchone_prepared, quote_name
 from layers.registry import FeatureLayer
 from ogc_services import cql
 from ogc_services.errors import bad_request
@@ -46,11 +46,6 @@ ITEMS_PARAMS = {
     "filter-crs",
 }
 ITEM_PARAMS = {"f", "lang", "crs", "properties", "skipGeometry"}
-
-
-def qn(name: str) -> str:
-    """Quote an identifier that comes from the registry/model (never from the request)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def served_crs(identifier: str | None, param: str = "crs") -> crs_registry.CRSDef:
@@ -272,7 +267,7 @@ def _where(
         sql, params = layer.sql_filter()
         params = list(params)
     if bbox is not None:
-        column = qn(layer.model._meta.get_field(layer.geometry_field).column)
+        column = quote_name(layer.geometry_column)
         sql = f"({sql}) AND ST_Intersects({column}, ST_MakeEnvelope(%s, %s, %s, %s, 4326))"
         params += list(bbox)
     return sql, params
@@ -292,13 +287,11 @@ def feature_sql(
     layer: FeatureLayer, fields: Mapping[str, Any], crs, skip_geometry: bool, alias: str
 ) -> str:
     """The SQL expression of one GeoJSON feature of row ``alias``."""
-    pairs = ", ".join(f"'{name}', {alias}.{qn(f.column)}" for name, f in fields.items())
+    pairs = ", ".join(f"'{name}', {alias}.{quote_name(f.column)}" for name, f in fields.items())
     geom = (
         "NULL"
         if skip_geometry
-        else geometry_sql(
-            f"{alias}.{qn(layer.model._meta.get_field(layer.geometry_field).column)}", crs
-        )
+        else geometry_sql(f"{alias}.{quote_name(layer.geometry_column)}", crs)
     )
     return (
         f"json_build_object('type', 'Feature', 'id', {alias}.\"id\", 'geometry', {geom}, "
@@ -327,8 +320,8 @@ def page_statement(query: ItemsQuery) -> tuple[str, list[Any]]:
     ``offset + returned`` is exact for free).
     """
     layer = query.layer
-    table = qn(layer.table)
-    pk = qn(layer.model._meta.pk.column)
+    table = quote_name(layer.table)
+    pk = quote_name(layer.model._meta.pk.column)
     where, params = _where(layer, query.q, query.bbox)
     feature = feature_sql(layer, query.fields, query.crs, query.skip_geometry, "t")
     knn = not query.sort and query.bbox is not None
@@ -337,7 +330,8 @@ def page_statement(query: ItemsQuery) -> tuple[str, list[Any]]:
     else:
         if query.sort:
             order = ", ".join(
-                f"{qn(col)} {'DESC' if desc else 'ASC'} NULLS LAST" for col, desc in query.sort
+                f"{quote_name(col)} {'DESC' if desc else 'ASC'} NULLS LAST"
+                for col, desc in query.sort
             )
             order = f"{order}, {pk}"
         else:
@@ -352,7 +346,7 @@ def page_statement(query: ItemsQuery) -> tuple[str, list[Any]]:
             f"{INDEX_VISIT_COST} * ioc_estimated_rows(%s::regclass, %s, "
             "ST_MakeEnvelope(%s, %s, %s, %s, 4326))"
         )
-        estimate_params = [layer.table, _geom_column(layer), *query.bbox]
+        estimate_params = [layer.table, layer.geometry_column, *query.bbox]
     else:
         estimate = "(SELECT reltuples FROM pg_class WHERE oid = %s::regclass)"
         estimate_params = [layer.table]
@@ -374,10 +368,6 @@ def page_statement(query: ItemsQuery) -> tuple[str, list[Any]]:
     return sql, args
 
 
-def _geom_column(layer: FeatureLayer) -> str:
-    return layer.model._meta.get_field(layer.geometry_field).column
-
-
 def _nearest_page(
     query: ItemsQuery, table: str, pk: str, where: str, params: list[Any]
 ) -> tuple[str, list[Any]]:
@@ -391,7 +381,7 @@ def _nearest_page(
     spot, polygons around the centre at distance 0) does it also fetch every row at exactly
     that distance, which makes the (distance, id) order total and paging exact.
     """
-    column = qn(_geom_column(query.layer))
+    column = quote_name(query.layer.geometry_column)
     minx, miny, maxx, maxy = query.bbox
     centre = [(minx + maxx) / 2, (miny + maxy) / 2]
     point = "ST_SetSRID(ST_MakePoint(%s, %s), 4326)"
@@ -437,11 +427,11 @@ def fetch_feature(
     layer: FeatureLayer, fields: Mapping[str, Any], crs, pk: Any, skip_geometry: bool = False
 ) -> tuple[str, int] | None:
     """(GeoJSON text, version) of one feature of the layer, or None."""
-    table = qn(layer.table)
+    table = quote_name(layer.table)
     where, params = _where(layer, Q())
     sql = (
         f'SELECT {feature_sql(layer, fields, crs, skip_geometry, table)}::text, {table}."version" '
-        f"FROM {table} WHERE ({where}) AND {table}.{qn(layer.model._meta.pk.column)} = %s"
+        f"FROM {table} WHERE ({where}) AND {table}.{quote_name(layer.model._meta.pk.column)} = %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, pk])
@@ -462,7 +452,8 @@ def extent(layer: FeatureLayer) -> list[float] | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            f"(SELECT ST_Extent({qn(layer.geometry_field)}) e FROM {qn(layer.table)} "
+            f"(SELECT ST_Extent({quote_name(layer.geometry_column)}) e "
+            f"FROM {quote_name(layer.table)} "
             f"WHERE {where}) s",
             params,
         )

@@ -87,6 +87,33 @@ class TileCacheBase:
         return [key for key in self.keys() if layer in layers_of(key)]
 
 
+class BoundedMemo:
+    """key → (tag, data), the latest per key, holding at most ``limit`` bytes of data (oldest
+    out first; a value over an eighth of the limit is not kept). Lookups are plain dict reads;
+    writes take a lock. Each worker process has its own."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.entries: dict[object, tuple[object, bytes]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key) -> tuple[object, bytes] | None:
+        return self.entries.get(key)
+
+    def put(self, key, tag, data: bytes) -> None:
+        if len(data) > self.limit // 8:
+            return
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.size -= len(old[1])
+            while self.entries and self.size + len(data) > self.limit:
+                self.size -= len(self.entries.pop(next(iter(self.entries)))[1])
+            self.entries[key] = (tag, data)
+            self.size += len(data)
+
+
 class FileTileCache(TileCacheBase):
     """``<root>/<key>/<audience>/<z>/<x>/<y>.mvt``; writes are atomic (temp file + rename).
 
@@ -106,9 +133,7 @@ class FileTileCache(TileCacheBase):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._root = str(self.root)
-        self._memo: dict[str, tuple[tuple[int, int, int], bytes]] = {}
-        self._memo_size = 0
-        self._memo_lock = threading.Lock()
+        self._memo = BoundedMemo(self.MEMO_BYTES)
 
     def _path(self, key: str, audience: str, z: int, x: int, y: int) -> Path:
         check_address(key, audience, z, x, y)
@@ -131,15 +156,8 @@ class FileTileCache(TileCacheBase):
         except FileNotFoundError:
             return None
         fresh = time.time_ns() - st.st_mtime_ns < self.MEMO_MIN_AGE_NS
-        if not fresh and len(data) == st.st_size and len(data) <= self.MEMO_BYTES // 8:
-            with self._memo_lock:
-                old = self._memo.pop(path, None)
-                if old is not None:
-                    self._memo_size -= len(old[1])
-                while self._memo and self._memo_size + len(data) > self.MEMO_BYTES:
-                    self._memo_size -= len(self._memo.pop(next(iter(self._memo)))[1])
-                self._memo[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), data)
-                self._memo_size += len(data)
+        if not fresh and len(data) == st.st_size:
+            self._memo.put(path, (st.st_ino, st.st_mtime_ns, st.st_size), data)
         return data
 
     def store(self, key, audience, z, x, y, data):

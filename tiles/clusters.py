@@ -29,19 +29,12 @@ from dataclasses import dataclass
 from django.core.checks import Error, Tags, register
 from django.db import connections, transaction
 
+from geo.db import quote_name
 from layers.registry import FeatureLayer, registry
 from tiles import mvt
 
 VERSION = 1  # bump when the pyramid's content or triggers change: pyramids are rebuilt
 TRIGGERS = ("tiles_clusters_ins", "tiles_clusters_upd", "tiles_clusters_del", "tiles_clusters_trn")
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _qualified(name: str) -> str:
-    return ".".join(_q(part) for part in name.split("."))
 
 
 def _literal(value: str) -> str:
@@ -64,7 +57,7 @@ class Pyramid:
         meta = layer.model._meta
         return cls(
             table=layer.table,
-            geom=meta.get_field(layer.geometry_field).column,
+            geom=layer.geometry_column,
             pk=meta.pk.column,
             max_zoom=top,
             cluster_px=layer.tile_options.cluster_px,
@@ -85,8 +78,8 @@ class Pyramid:
 
     def points_sql(self, source: str) -> str:
         """id, finest cell and quantised coordinates of the points of ``source`` (alias t)."""
-        geom = f"t.{_q(self.geom)}"
-        cells = mvt.point_cell_sql(geom, f"t.{_q(self.pk)}", self.cell)
+        geom = f"t.{quote_name(self.geom)}"
+        cells = mvt.point_cell_sql(geom, f"t.{quote_name(self.pk)}", self.cell)
         # Points beyond Web Mercator's edge (or empty) are in no tile: not in the pyramid.
         return (
             f"SELECT {cells.replace(' AS _', ' AS ')} FROM {source} t "
@@ -105,9 +98,9 @@ def pyramids() -> list[tuple[FeatureLayer, Pyramid]]:
 
 
 def _function_sql(p: Pyramid) -> str:
-    pyr, base = _qualified(p.name), _qualified(p.table)
+    pyr, base = quote_name(p.name), quote_name(p.table)
     top = p.max_zoom
-    mx, my = mvt.merc_sql(f"t.{_q(p.geom)}")
+    mx, my = mvt.merc_sql(f"t.{quote_name(p.geom)}")
     r = mvt.EARTH_RADIUS
     # the finest cell's lon/lat box (a hair larger), to find its points by the GiST index
     lon = f"degrees(({{}}) * {p.cell!r} / {r!r})"
@@ -117,8 +110,8 @@ def _function_sql(p: Pyramid) -> str:
         f"{lon.format('p.cx + 1')} + 1e-9, {lat.format('p.cy + 1')} + 1e-9, 4326)"
     )
     recompute_min = (
-        f"UPDATE {pyr} p SET id = (SELECT min(t.{_q(p.pk)}) FROM {base} t "
-        f"WHERE t.{_q(p.geom)} && {cell_box} "
+        f"UPDATE {pyr} p SET id = (SELECT min(t.{quote_name(p.pk)}) FROM {base} t "
+        f"WHERE t.{quote_name(p.geom)} && {cell_box} "
         f"AND floor(({mx}) / {p.cell!r})::int = p.cx AND floor(({my}) / {p.cell!r})::int = p.cy) "
         "FROM (SELECT DISTINCT * FROM unnest(gx, gy, gid) AS g(cx, cy, id)) g "
         f"WHERE p.z = {top} AND p.cx = g.cx AND p.cy = g.cy AND p.id = g.id"
@@ -194,7 +187,7 @@ END $fn$;
 
 
 def _trigger_sql(p: Pyramid) -> list[str]:
-    base, fn = _qualified(p.table), p.function
+    base, fn = quote_name(p.table), p.function
     out = [f"DROP TRIGGER IF EXISTS {name} ON {base}" for name in TRIGGERS]
     ins, upd, dele, trn = TRIGGERS
     out += [
@@ -212,13 +205,13 @@ def _trigger_sql(p: Pyramid) -> list[str]:
 def rebuild(cursor, p: Pyramid, say: Callable[[str], None] | None = None) -> int:
     """Recompute the whole pyramid from the table: one GROUP BY of the points at the finest
     level, then each coarser level from the one below. Returns the number of points."""
-    pyr = _qualified(p.name)
+    pyr = quote_name(p.name)
     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["tiles.clusters:" + p.name])
     cursor.execute(f"DELETE FROM {pyr}")
     started = time.monotonic()
     cursor.execute(
         f"INSERT INTO {pyr} (z, cx, cy, n, sx, sy, id) SELECT {p.max_zoom}, cx, cy, count(*), "
-        f"sum(qx)::bigint, sum(qy)::bigint, min(id) FROM ({p.points_sql(_qualified(p.table))}) s "
+        f"sum(qx)::bigint, sum(qy)::bigint, min(id) FROM ({p.points_sql(quote_name(p.table))}) s "
         "GROUP BY cx, cy"
     )
     cursor.execute(f"SELECT coalesce(sum(n), 0), count(*) FROM {pyr} WHERE z = %s", [p.max_zoom])
@@ -247,7 +240,7 @@ def install_pyramid(
     """Create (or keep) ``p``'s table, function and triggers; rebuild its content when it is
     new, stale (another version, zoom range, grid or a re-created table) or ``force``d.
     Returns whether it was rebuilt. Run inside a transaction."""
-    pyr = _qualified(p.name)
+    pyr = quote_name(p.name)
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS {pyr} (z smallint NOT NULL, cx integer NOT NULL, "
         "cy integer NOT NULL, n integer NOT NULL, sx bigint NOT NULL, sy bigint NOT NULL, "

@@ -8,7 +8,7 @@ miss, bad input, a non-public layer, any credentials, other paths, a host Django
 goes to Django unchanged, which answers it by the same rules.
 
 The tile rules are not copied: the lookup uses ``tiles/service.py`` (resolve_layers with an
-anonymous user, canonical_key, audience, is_public, etag_of) and the response
+anonymous user, canonical_key, audience, is_public, tile_etag) and the response
 ``tiles/views.py`` (suspicious, parse_zxy, tile_headers, etag_matches). What this module adds
 is the handful of headers Django's middleware would put on the same response (security
 headers, X-Frame-Options, Content-Language and Vary from the Accept-Language header, Vary:
@@ -22,7 +22,6 @@ the service functions prune, so a tile removed after an edit falls through to Dj
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -56,11 +55,6 @@ class _WatchedAnonymous:
         self.looked = True
         return True
 
-
-# Hashing a tile for its ETag costs ~1 µs per KB (a 400 KB tile: 0.4 ms, more than everything
-# else here); comparing bytes costs a fiftieth of that. So each worker remembers the last bytes
-# and ETag per address and hashes only bytes it has not seen: the ETag is still etag_of(bytes).
-ETAG_MEMO_BYTES = 32 * 1024 * 1024
 
 StartResponse = Callable[..., object]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
@@ -196,36 +190,6 @@ def _eligible(environ: dict, site: _Site) -> re.Match | None:
     return match
 
 
-class _EtagMemo:
-    """address → (bytes, etag) of the tiles this worker served last, at most ``limit`` bytes."""
-
-    def __init__(self, limit: int = ETAG_MEMO_BYTES) -> None:
-        self.limit = limit
-        self.size = 0
-        self.entries: dict[tuple, tuple[bytes, str]] = {}
-        self.lock = threading.Lock()
-
-    def etag(self, address: tuple, data: bytes) -> str:
-        known = self.entries.get(address)
-        if known is not None and known[0] == data:
-            return known[1]
-        etag = service.etag_of(data)
-        if len(data) <= self.limit // 8:
-            with self.lock:
-                old = self.entries.pop(address, None)
-                if old is not None:
-                    self.size -= len(old[0])
-                while self.entries and self.size + len(data) > self.limit:
-                    evicted = self.entries.pop(next(iter(self.entries)))
-                    self.size -= len(evicted[0])
-                self.entries[address] = (data, etag)
-                self.size += len(data)
-        return etag
-
-
-_memo = _EtagMemo()
-
-
 def _public_key(key: str, site: _Site) -> tuple[str, str, bool] | None:
     """(canonical key, audience, whether the rules looked at the user) if an anonymous caller
     may get ``key`` from shared caches (every layer public, audience ``public``), else None.
@@ -277,7 +241,7 @@ def cached_public_tile(
         return None
     if data is None:
         return None
-    etag = _memo.etag((key, audience, *address), data)
+    etag = service.tile_etag((key, audience, *address), data)
     return service.Tile(data, etag, True, True, key, audience), session_read
 
 

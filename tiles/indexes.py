@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.db import connections, transaction
 
+from geo.db import quote_name
 from layers.registry import FeatureLayer, registry
 from tiles import mvt
 
@@ -23,10 +24,6 @@ def wants_box_area_index(layer: FeatureLayer) -> bool:
         and layer.tile_options.min_area_px > 0
         and layer.supports_vector_tiles
     )
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def install_box_area_index(
@@ -43,11 +40,13 @@ def install_box_area_index(
     )
     if cursor.fetchone():
         return False
-    table = ".".join(_q(part) for part in layer.table.split("."))
-    column = _q(layer.model._meta.get_field(layer.geometry_field).column)
+    table = quote_name(layer.table)
+    column = quote_name(layer.geometry_column)
     if say:
         say(f"index {index}: creating …")
-    cursor.execute(f"CREATE INDEX {_q(index)} ON {table} ({mvt.BOX_AREA_FUNCTION}({column}))")
+    cursor.execute(
+        f"CREATE INDEX {quote_name(index)} ON {table} ({mvt.BOX_AREA_FUNCTION}({column}))"
+    )
     cursor.execute(f"ANALYZE {table}")
     return True
 

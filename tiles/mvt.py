@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import connection
 
-from geo.db import fetchone_prepared
+from geo.db import fetchone_prepared, quote_name
 from layers.registry import FeatureLayer, TileOptions
 
 EXTENT = 4096  # MVT coordinate units per tile side
@@ -158,7 +158,7 @@ def specs_for(layer: FeatureLayer, fields: Sequence[str]) -> list[TileSpec]:
     main = TileSpec(
         name=layer.id,
         table=layer.table,
-        geom_column=meta.get_field(layer.geometry_field).column,
+        geom_column=layer.geometry_column,
         id_column=meta.pk.column,
         columns=columns,
         where=where,
@@ -208,10 +208,6 @@ def query_margin(spec: TileSpec, z: int) -> float:
     return 0.0 if spec.clustered(z) else BUFFER / EXTENT
 
 
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def tile_sql(
     spec: TileSpec, z: int, *, scale: float = 1.0, dense: bool = False, pyramid: bool = True
 ) -> tuple[str, list[Any]]:
@@ -226,9 +222,9 @@ def tile_sql(
     res = resolution(z)
     opts = spec.options
     # "schema.table" (the benchmark's tables) is two identifiers
-    table = ".".join(_q(part) for part in spec.table.split("."))
-    geom, pk = f"t.{_q(spec.geom_column)}", f"t.{_q(spec.id_column)}"
-    attrs = "".join(f", t.{_q(col)} AS {_q(name)}" for name, col in spec.columns)
+    table = quote_name(spec.table)
+    geom, pk = f"t.{quote_name(spec.geom_column)}", f"t.{quote_name(spec.id_column)}"
+    attrs = "".join(f", t.{quote_name(col)} AS {quote_name(name)}" for name, col in spec.columns)
     # A point layer too dense for one tile is clustered even where it normally is not.
     clustered = spec.clustered(z) or (spec.geometry_kind == "point" and (scale > 1 or dense))
     margin = 0.0 if clustered else query_margin(spec, z)
@@ -245,7 +241,7 @@ def tile_sql(
         zc = spec.pyramid_zoom(z, scale) if pyramid else None
         if zc is not None:
             # The pyramid's cells of this tile: an index range scan, whatever the point count.
-            pyr = ".".join(_q(part) for part in pyramid_table(spec.table).split("."))
+            pyr = quote_name(pyramid_table(spec.table))
             cells = (
                 f"cells AS (SELECT c.id AS _id, c.n AS point_count, "
                 f"{centroid_sql('c.n', 'c.sx', 'c.sy')} AS _g FROM {pyr} c, b "
@@ -266,7 +262,7 @@ def tile_sql(
             f"{envelope}, {cells} "
             f"SELECT ST_AsMVT(q, '{name}', {EXTENT}, 'geom', 'id') FROM ("
             "SELECT c._id AS id, c.point_count"
-            + "".join(f", t.{_q(col)} AS {_q(n)}" for n, col in spec.columns)
+            + "".join(f", t.{quote_name(col)} AS {quote_name(n)}" for n, col in spec.columns)
             + f", ST_AsMVTGeom(c._g, b.env, {EXTENT}, {BUFFER}, true) AS geom "
             f"FROM cells c CROSS JOIN b LEFT JOIN {table} t "
             f"ON {pk} = c._id AND c.point_count = 1"
@@ -322,7 +318,7 @@ def is_dense(cursor, spec: TileSpec, z: int, x: int, y: int) -> bool:
     if zc is not None:
         k = cells_per_tile(spec.options)
         in_x, in_y = cell_range_sql(k, z)
-        pyr = ".".join(_q(part) for part in pyramid_table(spec.table).split("."))
+        pyr = quote_name(pyramid_table(spec.table))
         (count,) = fetchone_prepared(
             f"SELECT coalesce(sum(c.n), 0) FROM {pyr} c, (SELECT %s::int AS tx, %s::int AS ty) b "
             f"WHERE c.z = {zc} AND c.cx {in_x} AND c.cy {in_y}",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from layers.registry import Access, FeatureLayer, UnknownLayer, registry
 from tiles import mvt
-from tiles.cache import TileCacheBase, get_cache
+from tiles.cache import BoundedMemo, TileCacheBase, get_cache
 
 
 class TileNotFound(LookupError):
@@ -80,6 +80,22 @@ def etag_of(data: bytes) -> str:
     return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
 
 
+# Hashing a tile for its ETag costs ~1 µs per KB (a 400 KB tile: 0.4 ms, more than the rest of
+# a cache hit); comparing bytes costs a fiftieth of that. So each worker remembers the last
+# bytes and ETag per address and hashes only bytes it has not seen: still etag_of(bytes).
+_etags = BoundedMemo(32 * 1024 * 1024)
+
+
+def tile_etag(address: tuple, data: bytes) -> str:
+    """etag_of(data) for the tile at ``address`` (key, audience, z, x, y), remembered."""
+    known = _etags.get(address)
+    if known is not None and known[1] == data:
+        return known[0]
+    etag = etag_of(data)
+    _etags.put(address, etag, data)
+    return etag
+
+
 @dataclass
 class Tile:
     data: bytes
@@ -110,11 +126,11 @@ def get_tile(key: str, user, z: int, x: int, y: int, *, cache: TileCacheBase | N
     public = is_public(layers, aud)
     data = cache.load(key, aud, z, x, y)
     if data is not None:
-        return Tile(data, etag_of(data), True, public, key, aud)
+        return Tile(data, tile_etag((key, aud, z, x, y), data), True, public, key, aud)
     epochs = [cache.epoch(layer.id) for layer in layers]
     data = render(layers, {layer.id: layer.fields_for(user) for layer in layers}, z, x, y)
     cache.store(key, aud, z, x, y, data)
     # An invalidation of these layers while we rendered: our snapshot may predate that edit.
     if [cache.epoch(layer.id) for layer in layers] != epochs:
         cache.remove(key, aud, z, x, y)
-    return Tile(data, etag_of(data), False, public, key, aud)
+    return Tile(data, tile_etag((key, aud, z, x, y), data), False, public, key, aud)
