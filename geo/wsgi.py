@@ -1,6 +1,7 @@
 """WSGI entry point (granian --interface wsgi geo.wsgi:application, see scripts/serve.sh).
 
-Anonymous hits of public vector tiles are answered by tiles/fastpath.py before Django.
+A few hot anonymous reads are answered before Django (geo/fastpath.py): cached public tiles
+(tiles/fastpath.py) and /items pages of public collections (ogc_services/fastpath.py).
 """
 
 import gc
@@ -17,9 +18,12 @@ from django.urls import get_resolver  # noqa: E402
 # as a half-second stall in the first second of every (re)started worker).
 get_resolver().url_patterns  # noqa: B018
 
-from tiles.fastpath import TileFastPath  # noqa: E402  (needs the apps loaded above)
+from geo.fastpath import FastPaths  # noqa: E402  (the handlers need the apps loaded above)
+from ogc_services import fastpath as ogc_fastpath  # noqa: E402
+from tiles import fastpath as tiles_fastpath  # noqa: E402
 
-application = TileFastPath(django_application)
+HANDLERS = (tiles_fastpath.answer, ogc_fastpath.answer)
+application = FastPaths(django_application, HANDLERS)
 
 # Everything loaded so far lives as long as the worker: keep it out of the cyclic garbage
 # collector's full passes, which otherwise walk all of Django every few thousand requests

@@ -14,7 +14,7 @@ import logging
 import re
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import numpy as np
 import shapely
@@ -70,6 +70,9 @@ CONFORMANCE = [
     *cql.CONFORMANCE,
 ]
 
+# Every /ogc answer depends on who asks and in which format
+VARY = ("Authorization", "Cookie", "Accept")
+
 _base: ContextVar[str] = ContextVar("ogc_base", default="")
 
 
@@ -105,14 +108,15 @@ def ogc_endpoint(view):
             _base.reset(base_token)
         if request.method == "HEAD":
             response.content = b""
-        response.setdefault("Vary", "Authorization, Cookie, Accept")
+        response.setdefault("Vary", ", ".join(VARY))
         return response
 
     return wrapper
 
 
-def _format(request: HttpRequest) -> str:
-    f = (request.GET.get("f") or "").lower()
+def response_format(f: str, accept: str) -> str:
+    """ "json" or "html" from the ``f`` parameter, else from the Accept header."""
+    f = f.lower()
     if f in ("json", "geojson", "jsonld"):
         return "json"
     if f == "html":
@@ -121,10 +125,13 @@ def _format(request: HttpRequest) -> str:
         raise OGCError(
             400, "InvalidParameterValue", f"Định dạng không hỗ trợ / Unsupported f={f!r}"
         )
-    accept = request.META.get("HTTP_ACCEPT", "")
     if "text/html" in accept and "json" not in accept.split("text/html")[0]:
         return "html"
     return "json"
+
+
+def _format(request: HttpRequest) -> str:
+    return response_format(request.GET.get("f") or "", request.META.get("HTTP_ACCEPT", ""))
 
 
 def _pygeoapi(request: HttpRequest, caller: Caller, func, *args) -> HttpResponse:
@@ -235,8 +242,10 @@ def _json(data: Any, status: int = 200, content_type: str = "application/json") 
     )
 
 
-def _params(request: HttpRequest) -> dict[str, str]:
-    return {k: v for k, v in request.GET.items() if k not in ("f", "lang")}
+def items_params(query_dict) -> dict[str, str]:
+    """The query parameters of /items that select features (a QueryDict: the last value of a
+    repeated key, as Django's ``GET.get``)."""
+    return {k: v for k, v in query_dict.items() if k not in ("f", "lang")}
 
 
 def _allow(caller: Caller, layer: FeatureLayer, item: bool, patch: bool = False) -> str:
@@ -249,14 +258,18 @@ def _allow(caller: Caller, layer: FeatureLayer, item: bool, patch: bool = False)
     return ", ".join(verbs)
 
 
-def _page_links(request, layer, params, items, returned, matched) -> list[dict[str, Any]]:
-    base = f"{base_url(request)}/collections/{layer.id}/items"
+def _page_links(ogc_url, layer, params, items, returned, matched) -> list[dict[str, Any]]:
+    base = f"{ogc_url}/collections/{layer.id}/items"
+    # the selecting parameters, encoded once for every link of the page
+    selecting = urlencode({k: v for k, v in params.items() if k != "offset"})
+    selecting = f"{base}?{selecting}&" if selecting else f"{base}?"
 
     def href(offset: int | None = None, fmt: str = "json") -> str:
-        merged = {**params, "f": fmt}
-        if offset is not None:
-            merged["offset"] = str(offset)
-        return f"{base}?{urlencode(merged)}"
+        if offset is None:
+            offset = params.get("offset")
+        if offset is None:
+            return f"{selecting}f={fmt}"
+        return f"{selecting}f={fmt}&offset={quote_plus(str(offset))}"
 
     links = [
         {"rel": "self", "type": GEOJSON, "title": "GeoJSON", "href": href()},
@@ -264,7 +277,7 @@ def _page_links(request, layer, params, items, returned, matched) -> list[dict[s
         {
             "rel": "collection",
             "type": "application/json",
-            "href": f"{base_url(request)}/collections/{layer.id}",
+            "href": f"{ogc_url}/collections/{layer.id}",
         },
     ]
     more = returned == items.limit and (matched is None or items.offset + returned < matched)
@@ -294,28 +307,33 @@ def items(request: HttpRequest, caller: Caller, collection_id: str) -> HttpRespo
         return _create(request, caller, layer)
     if request.method not in ("GET", "HEAD"):
         return _not_allowed(caller, layer, item=False)
-    params = _params(request)
+    params = items_params(request.GET)
     parsed = query.parse_items(layer, caller.fields(layer), params)
     if _format(request) == "html":
         import pygeoapi.api.itemtypes as itemtypes_api
 
         return _pygeoapi(request, caller, itemtypes_api.get_collection_items, collection_id)
+    response = HttpResponse(items_body(base_url(request), params, parsed), content_type=GEOJSON)
+    response["Content-Crs"] = f"<{parsed.crs.uri}>"
+    return response
+
+
+def items_body(ogc_url: str, params: dict[str, str], parsed: query.ItemsQuery) -> str:
+    """The GeoJSON FeatureCollection of one /items page (this view and ogc_services/fastpath.py):
+    the features as PostgreSQL wrote them, then the counts and the paging links."""
     page = query.fetch_page(parsed)
     tail: dict[str, Any] = {}
     if page.matched is not None:
         tail["numberMatched"] = page.matched
     tail["numberReturned"] = page.returned
     tail["timeStamp"] = query.now_stamp()
-    tail["links"] = _page_links(request, layer, params, parsed, page.returned, page.matched)
-    body = (
+    tail["links"] = _page_links(ogc_url, parsed.layer, params, parsed, page.returned, page.matched)
+    return (
         '{"type":"FeatureCollection","features":['
         + page.features
         + "],"
         + json.dumps(tail, ensure_ascii=False)[1:]
     )
-    response = HttpResponse(body, content_type=GEOJSON)
-    response["Content-Crs"] = f"<{parsed.crs.uri}>"
-    return response
 
 
 def etag(layer: FeatureLayer, pk: Any, version: int) -> str:
@@ -425,7 +443,7 @@ def item(request: HttpRequest, caller: Caller, collection_id: str, item_id: str)
     if pk is None:
         raise not_found(f"Không có đối tượng / No item {item_id!r}")
     if request.method in ("GET", "HEAD"):
-        params = _params(request)
+        params = items_params(request.GET)
         unknown = sorted(set(params) - query.ITEM_PARAMS)
         if unknown:
             raise bad_request(f"Tham số không hỗ trợ / Unknown parameter(s): {', '.join(unknown)}")

@@ -1,4 +1,4 @@
-"""tiles/fastpath.py: anonymous hits of public vector tiles answered before Django.
+"""tiles/fastpath.py (a geo/fastpath.py handler): anonymous hits of public tiles before Django.
 
 Against a real server (granian on the test database, geo.wsgi as `make run` serves it): the fast
 path's responses equal Django's for the same tile (a request carrying any Cookie header always
@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import resolve
 
 from geo.db import database_url
+from geo.fastpath import FastPaths
 from geo.processes import stop_process
 from layers import services
 from layers.models import FeatureHistory
@@ -81,8 +82,10 @@ def raw_get(url: str, path: str) -> tuple[int, bytes]:
 # --- in-process: which requests take the fast path ----------------------------------------
 def test_the_wsgi_entry_point_is_wrapped():
     import geo.wsgi
+    from ogc_services import fastpath as ogc_fastpath
 
-    assert isinstance(geo.wsgi.application, fastpath.TileFastPath)
+    assert isinstance(geo.wsgi.application, FastPaths)
+    assert geo.wsgi.application.handlers == (fastpath.answer, ogc_fastpath.answer)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +134,7 @@ def test_decisions_in_process(settings, tmp_path):
         start_response("404 Not Found", [])
         return [b"django"]
 
-    app = fastpath.TileFastPath(django_app)
+    app = FastPaths(django_app, (fastpath.answer,))
 
     def call(path, method="GET", **extra):
         environ = {
@@ -334,7 +337,7 @@ def test_etags_follow_the_bytes(settings, tmp_path):
     settings.TILE_CACHE_DIR = tmp_path
     settings.TILE_CACHE_BACKEND = "file"
     cache = FileTileCache(tmp_path)
-    app = fastpath.TileFastPath(lambda environ, start_response: [b"django"])
+    app = FastPaths(lambda environ, start_response: [b"django"], (fastpath.answer,))
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/tiles/schools/5/25/14.mvt",
