@@ -270,6 +270,9 @@ OGC_BASIC_AUTH_CACHE_SECONDS = 60
 # --- importers ---
 # Largest total a zip (or KMZ/XLSX) may expand to before it is refused as a zip bomb.
 IMPORTERS_MAX_EXPANDED_BYTES = int(os.environ.get("IOC_IMPORT_MAX_EXPANDED_BYTES", 2 * 1024**3))
+# Largest file the admin's upload page accepts (bigger ones: `manage.py import_vector` on the
+# server, which streams from disk).
+IMPORTERS_MAX_UPLOAD_BYTES = int(os.environ.get("IOC_IMPORT_MAX_UPLOAD_BYTES", 1024**3))
 IMPORTERS_BATCH_SIZE = int(os.environ.get("IOC_IMPORT_BATCH_SIZE", "20000"))
 # Uploaded files and reports of the admin's import jobs.
 IMPORTERS_UPLOAD_DIR = Path(os.environ.get("IOC_IMPORT_UPLOAD_DIR", VAR_DIR / "imports"))

@@ -12,6 +12,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -66,6 +67,16 @@ class UploadForm(forms.Form):
             raise forms.ValidationError(
                 _("Định dạng không hỗ trợ / unsupported format; dùng / use: %(formats)s")
                 % {"formats": ", ".join(ACCEPTED)}
+            )
+        limit = settings.IMPORTERS_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _(
+                    "Tệp quá lớn / file too large (%(size)s > %(limit)s): chia nhỏ tệp, hoặc "
+                    "nhập trên máy chủ / split it, or import on the server: "
+                    "python manage.py import_vector"
+                )
+                % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)}
             )
         return upload
 

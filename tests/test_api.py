@@ -74,6 +74,10 @@ def test_healthz_ok(client):
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"]["postgresql"] and body["database"]["postgis"].startswith("3.")
+    # load balancers probe with HEAD too; writes are refused
+    head = client.head("/healthz")
+    assert head.status_code == 200 and head.content == b""
+    assert client.post("/healthz").status_code == 405
 
 
 def test_healthz_503_when_database_is_down(tmp_path):

@@ -117,3 +117,14 @@ def test_jobs_are_listed_in_the_admin(db, users):
     assert "/admin/importers/" in index.content.decode()
     assert client.get("/admin/importers/importjob/").status_code == 200
     assert client.get("/admin/importers/").status_code == 200  # the upload page
+
+
+def test_an_upload_over_the_limit_is_refused_with_what_to_do(editor_client, tmp_path, settings):
+    settings.IMPORTERS_MAX_UPLOAD_BYTES = 100
+    path = _geojson(tmp_path / "lon.geojson", ["BIG-1", "BIG-2"])
+    before = ImportJob.objects.count()
+    response = upload(editor_client, path, mode="append")
+    assert response.status_code == 200  # the form again, with the error
+    text = response.content.decode()
+    assert "Tệp quá lớn / file too large" in text and "import_vector" in text
+    assert ImportJob.objects.count() == before
