@@ -17,12 +17,18 @@ real server (tests/test_tiles_fastpath.py, tests/test_ogc_fastpath.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from django.http.request import split_domain_port, validate_host
 from django.utils.translation import trans_real
+
+from geo.db import read_optimistically
+
+logger = logging.getLogger(__name__)
 
 StartResponse = Callable[..., object]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
@@ -189,6 +195,22 @@ def eligible(environ: dict, site: Site) -> bool:
     if site.ssl_redirect and not site.is_secure(environ):
         return False  # SecurityMiddleware redirects
     return site.host_allowed(environ)  # else Django answers 400 (DisallowedHost)
+
+
+def read_database[T](read: Callable[[], T], what: str) -> T | None:
+    """``read()`` within Django's request cycle for connections (``close_old_connections``
+    before and after, as the request_started/request_finished signals do, so CONN_MAX_AGE
+    holds), with the optimistic health check of ``geo.db.read_optimistically``. A database
+    error that remains is logged and gives None: the handler then hands the request to
+    Django, which answers it (or reports the error) itself."""
+    close_old_connections()
+    try:
+        return read_optimistically(read)
+    except DatabaseError:
+        logger.exception("fast path: database error, handing %s to Django", what)
+        return None
+    finally:
+        close_old_connections()
 
 
 class FastPaths:

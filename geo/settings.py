@@ -102,13 +102,16 @@ TEMPLATES = [
 # scripts/pg.sh runs under var/ (Unix socket, trust auth, see docs/decisions.md).
 PG_PORT = int(os.environ.get("IOC_PG_PORT", "54329"))
 PG_SOCKET_DIR = Path(os.environ.get("IOC_PG_SOCKET_DIR", VAR_DIR / "run"))
+# Persistent connections: a new connection per request costs ~6× throughput, and a renewed one
+# pays PostGIS/PROJ's first use again (20–200 ms, seen as p99 spikes when it was 60 s). Health
+# checks (optimistic on the hot reads, geo.db.read_optimistically) catch dropped connections.
+CONN_MAX_AGE = int(os.environ.get("IOC_DB_CONN_MAX_AGE", "600"))
 if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
             os.environ["DATABASE_URL"],
             engine="django.contrib.gis.db.backends.postgis",
-            # Persistent connections: a new connection per request costs ~6× throughput.
-            conn_max_age=60,
+            conn_max_age=CONN_MAX_AGE,
             conn_health_checks=True,
         )
     }
@@ -124,7 +127,7 @@ else:
         }
     }
     USING_PRIVATE_CLUSTER = True
-DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+DATABASES["default"].setdefault("CONN_MAX_AGE", CONN_MAX_AGE)
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)

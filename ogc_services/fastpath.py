@@ -8,32 +8,26 @@ same headers — without Django's request, URL resolution and nine middleware (~
 unknown or non-public collections, and every request the parser refuses (Django then answers
 with the OGC exception). tests/test_ogc_fastpath.py compares both paths on a real server.
 
-Database connections follow Django's request cycle (``close_old_connections`` before and
-after, as the request_started/request_finished signals do, so CONN_MAX_AGE holds), except
-that the health check is optimistic: no ``SELECT 1`` round trip before the read; if the read
-fails (a dropped connection), the error is logged and the request handed to Django, which
-starts from a checked connection and answers it (or reports the error) itself.
+The page is read through ``geo.fastpath.read_database``: Django's connection cycle, an
+optimistic health check (a dropped connection is replaced and the page read again), and a
+remaining database error logged and handed to Django.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import SuspiciousOperation
-from django.db import DatabaseError, close_old_connections, connection
 from django.http import QueryDict
 
-from geo.fastpath import Answer, Site
+from geo.fastpath import Answer, Site, read_database
 from layers.registry import FeatureLayer, UnknownLayer, registry
 from ogc_services import query
 from ogc_services.auth import Caller
 from ogc_services.config import CATALOG_ID
 from ogc_services.errors import OGCError
 from ogc_services.views import GEOJSON, VARY, items_body, items_params, response_format
-
-logger = logging.getLogger(__name__)
 
 # The route of views.items (ogc_services/urls.py, under /ogc in geo/urls.py)
 ITEMS_PATH = re.compile(r"^/ogc/collections/([^/]+)/items$")
@@ -71,16 +65,10 @@ def answer(environ: dict, site: Site) -> Answer | None:
         parsed = query.parse_items(layer, ANONYMOUS.fields(layer), params)
     except (OGCError, SuspiciousOperation):
         return None  # Django answers with the OGC exception or its 400
-    close_old_connections()
-    # Optimistic instead of CONN_HEALTH_CHECKS' "SELECT 1" before the first query (a round
-    # trip on every request): a read on a dead connection fails, and then Django answers.
-    connection.health_check_done = True
-    try:
-        body = items_body(f"{site.root_url(environ)}/ogc", params, parsed)
-    except DatabaseError:
-        logger.exception("OGC fast path: database error, handing %s to Django", layer.id)
+    body = read_database(
+        lambda: items_body(f"{site.root_url(environ)}/ogc", params, parsed), environ["PATH_INFO"]
+    )
+    if body is None:
         return None
-    finally:
-        close_old_connections()
     headers = [("Content-Crs", f"<{parsed.crs.uri}>")]
     return Answer("200 OK", GEOJSON, body.encode(), headers, VARY)

@@ -375,3 +375,9 @@ def test_a_tile_too_dense_to_draw_point_by_point_is_clustered(db):
     assert sum(counts) == n
     assert len(features) < n / 10 and max(counts) > 1
     assert len(data) <= mvt.MAX_TILE_BYTES
+    # decided inside the tile's statement (planner estimate, clusters computed on the fly):
+    # the very bytes of the statement clustering on purpose
+    sql, params = mvt.tile_sql(spec, z, dense=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [z, tile.x, tile.y, z, tile.x, tile.y, *params])
+        assert bytes(cursor.fetchone()[0]) == data

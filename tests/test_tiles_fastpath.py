@@ -31,6 +31,7 @@ from tests.conftest import start_server
 from tiles import fastpath
 from tiles.cache import FileTileCache
 from tiles.listener import ChangeListener
+from tiles.service import canonical_key
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 LON, LAT = 105.84, 21.59  # Thái Nguyên city
@@ -164,7 +165,6 @@ def test_decisions_in_process(settings, tmp_path):
         (f"/tiles/cameras/12/{t.x}/{t.y}.mvt", {}),  # restricted
         (f"/tiles/traffic_nodes/12/{t.x}/{t.y}.mvt", {}),  # internal
         (f"/tiles/schools,cameras/12/{t.x}/{t.y}.mvt", {}),
-        (f"/tiles/schools/12/{t.x}/{t.y + 1}.mvt", {}),  # a miss
         ("/tiles/schools/99/0/0.mvt", {}),  # off the grid
         ("/tiles/..%2Fschools/12/0/0.mvt", {}),
         ("/tiles/.schools/12/0/0.mvt", {}),
@@ -176,6 +176,37 @@ def test_decisions_in_process(settings, tmp_path):
         method = environ_extra.pop("REQUEST_METHOD", "GET")
         assert call(path, method, **environ_extra)[2] == b"django", (path, extra)
         assert passed == [path]
+
+
+def test_misses_are_rendered_in_process(committed, settings, tmp_path):
+    """A miss of a public tile is rendered and cached by the fast path (service.get_tile),
+    not handed to Django."""
+    settings.TILE_CACHE_DIR = tmp_path
+    settings.TILE_CACHE_BACKEND = "file"
+    passed = []
+
+    def django_app(environ, start_response):
+        passed.append(environ["PATH_INFO"])
+        start_response("404 Not Found", [])
+        return [b"django"]
+
+    app = FastPaths(django_app, (fastpath.answer,))
+    t = TMS.tile(LON, LAT, 13)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": f"/tiles/schools/13/{t.x}/{t.y}.mvt",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.url_scheme": "http",
+    }
+    seen: list[dict] = []
+    body = b"".join(app(dict(environ), lambda s, h, *a: seen.append(dict(h))))
+    assert passed == [] and body and seen[0]["X-Tile-Cache"] == "miss"
+    assert FileTileCache(tmp_path).load("schools", "public", 13, t.x, t.y) == body
+    body = b"".join(app(dict(environ), lambda s, h, *a: seen.append(dict(h))))
+    assert seen[1]["X-Tile-Cache"] == "hit" and seen[1]["ETag"] == seen[0]["ETag"]
+    # a layer that is not public still goes to Django, hit or miss
+    environ["PATH_INFO"] = f"/tiles/cameras/13/{t.x}/{t.y}.mvt"
+    assert b"".join(app(environ, lambda s, h, *a: None)) == b"django"
 
 
 # --- against the real server -----------------------------------------------------------------
@@ -208,6 +239,22 @@ def test_fast_path_equals_django(server):
         same(fast, django)
     stale = session.get(url + path, headers={"If-None-Match": '"stale"'}, timeout=30)
     assert stale.status_code == 200 and stale.content == first.content
+
+
+def test_misses_equal_djangos(server):
+    """A miss rendered by the fast path and the same miss rendered by Django: same bytes,
+    same headers (X-Tile-Cache: miss on both)."""
+    url, cache_dir = server
+    session = requests.Session()
+    for layer, z in (("schools", 14), ("communes,schools", 10), ("field_reports", 11)):
+        path = tile_path(layer, z)
+        fast = session.get(url + path, timeout=60)
+        key = canonical_key([registry.get(i) for i in layer.split(",")])
+        cached = cache_dir / key / "public" / "/".join(path.split("/")[3:])
+        assert fast.headers["X-Tile-Cache"] == "miss" and cached.read_bytes() == fast.content
+        cached.unlink()
+        django = session.get(url + path, headers=DJANGO, timeout=60)
+        same(fast, django)
 
 
 def test_layers_with_private_fields_vary_on_cookie_as_django_says(server):

@@ -150,14 +150,15 @@ def tile_list(cfg: Config) -> list[tuple[int, int, int]]:
     return tiles
 
 
-def prepass(layer, tiles) -> dict[tuple[int, int, int], tuple[float, bool, int]]:
-    """(scale, dense, bytes) of every tile as our renderer draws it (also warms PostGIS)."""
+def prepass(layer, tiles) -> dict[tuple[int, int, int], tuple[float, bool, int, str]]:
+    """(scale, dense, bytes, final statement) of every tile as our renderer draws it (also
+    warms PostGIS)."""
     spec = mvt.specs_for(layer, layer.public_fields)[0]
     out = {}
     with connection.cursor() as cursor:
         for z, x, y in tiles:
             tile = mvt.render_spec(cursor, spec, z, x, y)
-            out[(z, x, y)] = (tile.scale, tile.dense, len(tile.data))
+            out[(z, x, y)] = (tile.scale, tile.dense, len(tile.data), tile.sql)
     return out
 
 
@@ -275,17 +276,16 @@ def wrk(base: str, paths: list[str], concurrency: int, seconds: int, work: Path)
 
 
 def pgbench(layer, tiles, scales, concurrency: int, seconds: int, work: Path) -> Run:
-    """Our tile SQL, one script per (zoom, scale) weighted by its share of the list."""
+    """Our tile SQL, one script per final statement (the very one the renderer ended on: per
+    zoom and generalisation, or deciding density itself) weighted by its share of the list."""
     spec = mvt.specs_for(layer, layer.public_fields)[0]
-    groups: dict[tuple[int, float, bool], list[tuple[int, int]]] = defaultdict(list)
+    if spec.params:  # the bench layers have no row filter
+        raise RuntimeError(f"unexpected parameters {spec.params}")
+    groups: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
     for z, x, y in tiles:
-        scale, dense, _size = scales[(z, x, y)]
-        groups[(z, scale, dense)].append((x, y))
+        groups[(z, scales[(z, x, y)][3])].append((x, y))
     args = []
-    for n, ((z, scale, dense), xys) in enumerate(sorted(groups.items())):
-        sql, params = mvt.tile_sql(spec, z, scale=scale, dense=dense)
-        if params:  # the bench layers have no row filter
-            raise RuntimeError(f"unexpected parameters {params}")
+    for n, ((z, sql), xys) in enumerate(sorted(groups.items())):
         statement = sql % (z, ":x", ":y", z, ":x", ":y")
 
         def choose(values):
@@ -676,7 +676,7 @@ def report(cfg, layers, tiles, scales, uncached, hits, edits) -> str:
     for z in range(MAX_ZOOM + 1):
         cells = []
         for layer in layers:
-            ours = max(size for (tz, _, _), (_, _, size) in scales[layer.id].items() if tz == z)
+            ours = max(size for (tz, _, _), (_, _, size, _) in scales[layer.id].items() if tz == z)
             peer = max(
                 (uncached[(layer.id, c)]["tipg"].sizes.get(z, 0) for c in CONCURRENCY), default=0
             )

@@ -109,7 +109,7 @@ class Tile:
 def render(layers: list[FeatureLayer], user_fields: dict[str, tuple[str, ...]], z, x, y) -> bytes:
     specs = []
     for layer in layers:
-        specs.extend(mvt.specs_for(layer, user_fields[layer.id]))
+        specs.extend(mvt.layer_specs(layer, user_fields[layer.id]))
     return mvt.render_specs(specs, z, x, y)
 
 

@@ -92,7 +92,8 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
         return _not_found(layer)
     except ValueError as exc:
         return _error(400, f"Ô bản đồ ngoài lưới: {exc}", f"Tile outside the grid: {exc}")
-    if etag_matches(request.headers.get("If-None-Match", ""), tile.etag):
+    # META, not request.headers: that builds a dict of every header to read this one
+    if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), tile.etag):
         return _cache_headers(HttpResponse(status=304), tile)
     response = HttpResponse(tile.data, content_type=MVT_TYPE)
     return _cache_headers(response, tile)
