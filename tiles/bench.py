@@ -4,7 +4,7 @@ On bench-only tables (schema ``bench``: 1,000,000 points and 100,000 polygons, o
 with ``--quick``; generated once with a fixed seed inside the province bbox, GiST-indexed,
 ANALYZEd and reused) and one fixed shuffled list of z0–z16 tiles inside the data:
 
-a. uncached tiles: our server (granian as ``make run`` starts it, the bench layers registered
+a. uncached tiles: our server (``geo.wsgi`` under granian, 2 × 4; the bench layers registered
    through ``IOC_TILES_BENCH_LAYERS=1`` so tiles take the production path registry → service →
    tile SQL → cache) vs tipg (``uvicorn tipg.main:app``, same tables) vs the SQL ceiling
    (pgbench running our exact tile statements, random tiles of the same list, same concurrency);
@@ -641,8 +641,10 @@ def report(cfg, layers, tiles, scales, uncached, hits, edits) -> str:
         f"Data: {cfg.points:,} points and {cfg.polygons:,} polygons (schema `bench`, random "
         f"with a fixed seed in the province bbox {cfg.bbox}, GiST, ANALYZEd); "
         f"{len(tiles)} tiles z0–z{MAX_ZOOM} in a fixed shuffled list (≤ {cfg.per_zoom} per "
-        "zoom). Ours: granian (WSGI) 2 workers × 4 threads (as `make run`), the production path "
-        "(registry → service → tile SQL → file cache). tipg 1.x: uvicorn 2 workers, default "
+        "zoom). Ours: `geo.wsgi` under granian (WSGI) 2 workers × 4 threads (`make run` starts "
+        "2 × cores + 1 workers to hold live-update streams), the production path (anonymous "
+        "requests of public tiles answered by `tiles/fastpath.py` before Django: registry → "
+        "service → tile SQL → file cache). tipg 1.x: uvicorn 2 workers, default "
         "settings (it stops at 10,000 features per tile, ours draws every feature, clustering "
         "points below z10 and generalising). SQL ceiling: pgbench `-M prepared` running our "
         "final tile statements (the generalisation our renderer ended on per tile), "
@@ -686,7 +688,7 @@ def report(cfg, layers, tiles, scales, uncached, hits, edits) -> str:
         "",
         f"### b. Cache hits (wrk, {cfg.wrk_seconds} s per run, both layers' tiles of the list)",
         "",
-        "`ours`: our server as `make run` starts it (granian, WSGI, 2 workers × 4 threads), "
+        "`ours`: our server (`geo.wsgi` under granian, WSGI, 2 workers × 4 threads), "
         "anonymous hits answered by `tiles/fastpath.py` before Django (same headers, ETag and "
         "rules as the view); `floor`: a hello-world WSGI app under the same granian settings "
         "(the most any Python app can do here); `nginx`: a private nginx (2 workers) serving "
