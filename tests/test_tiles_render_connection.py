@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import morecantile
 import psycopg
-from django.db import connection
+from django.db import connection, connections
 
 from geo.db import conninfo
 from layers.registry import registry
@@ -21,7 +21,10 @@ def test_no_health_check_on_a_live_connection_and_a_dead_one_is_replaced(committ
     tile = TMS.tile(LON, LAT, 14)
     expected = mvt.render_specs(specs, 14, tile.x, tile.y)
     assert expected and not connection.in_atomic_block
-    monkeypatch.setattr(connection, "health_check_enabled", True)
+    # on the wrapper itself: undoing a monkeypatch through the `connection` proxy deletes the
+    # attribute, and every later test's first query then fails
+    db = connections["default"]
+    monkeypatch.setattr(db, "health_check_enabled", True)
     checks = []
     real_is_usable = connection.is_usable
 
@@ -29,7 +32,7 @@ def test_no_health_check_on_a_live_connection_and_a_dead_one_is_replaced(committ
         checks.append(True)
         return real_is_usable()
 
-    monkeypatch.setattr(connection, "is_usable", is_usable)
+    monkeypatch.setattr(db, "is_usable", is_usable)
 
     # a new request on the live connection: the tile's statement is the first and only one
     connection.health_check_done = False  # what Django sets at every request's start
