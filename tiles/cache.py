@@ -18,7 +18,6 @@ import itertools
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -143,13 +142,14 @@ class FileTileCache(TileCacheBase):
         self._memo = BoundedMemo(self.MEMO_BYTES)
         self._tmp_ids = itertools.count()  # temp file names: pid, thread and this counter
 
-    def _path(self, key: str, audience: str, z: int, x: int, y: int) -> Path:
+    def _file(self, key: str, audience: str, z: int, x: int, y: int) -> tuple[str, str]:
+        """(directory, file) of a tile, as strings: pathlib costs too much on the hot path."""
         check_address(key, audience, z, x, y)
-        return self.root / key / audience / str(z) / str(x) / f"{y}.mvt"
+        parent = f"{self._root}/{key}/{audience}/{z}/{x}"
+        return parent, f"{parent}/{y}.mvt"
 
     def load(self, key, audience, z, x, y):
-        check_address(key, audience, z, x, y)
-        path = f"{self._root}/{key}/{audience}/{z}/{x}/{y}.mvt"
+        _parent, path = self._file(key, audience, z, x, y)
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -169,8 +169,11 @@ class FileTileCache(TileCacheBase):
         return data
 
     def store(self, key, audience, z, x, y, data):
-        check_address(key, audience, z, x, y)
-        parent = f"{self._root}/{key}/{audience}/{z}/{x}"
+        self._replace(*self._file(key, audience, z, x, y), data)
+
+    def _replace(self, parent: str, path: str, data: bytes) -> None:
+        """Write ``path`` atomically (temp file in ``parent``, then rename), making ``parent``
+        only when the temp file cannot be created for want of it."""
         fd, tmp = self._create_temp(parent)
         try:
             try:
@@ -180,7 +183,7 @@ class FileTileCache(TileCacheBase):
                 os.fchmod(fd, 0o644)  # nginx (another user) serves these files, whatever umask
             finally:
                 os.close(fd)
-            os.replace(tmp, f"{parent}/{y}.mvt")
+            os.replace(tmp, path)
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -207,7 +210,7 @@ class FileTileCache(TileCacheBase):
 
     def remove(self, key, audience, z, x, y):
         try:
-            self._path(key, audience, z, x, y).unlink()
+            os.unlink(self._file(key, audience, z, x, y)[1])
             return True
         except FileNotFoundError:
             return False
@@ -278,17 +281,15 @@ class FileTileCache(TileCacheBase):
             raise InvalidTileAddress(key)
         shutil.rmtree(self.root / key, ignore_errors=True)
 
-    def _epoch_path(self, layer: str) -> Path:
+    def _epoch_file(self, layer: str) -> str:
         if not KEY_RE.match(layer) or "," in layer:
             raise InvalidTileAddress(layer)
-        return self.root / ".epochs" / layer
+        return f"{self._root}/.epochs/{layer}"
 
     def epoch(self, layer):
         # read twice per uncached tile: os calls, not pathlib's read_text (~4× the time)
-        if not KEY_RE.match(layer) or "," in layer:
-            raise InvalidTileAddress(layer)
         try:
-            fd = os.open(f"{self._root}/.epochs/{layer}", os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self._epoch_file(layer), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return ""
         try:
@@ -297,12 +298,8 @@ class FileTileCache(TileCacheBase):
             os.close(fd)
 
     def bump_epoch(self, layer):
-        path = self._epoch_path(layer)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}")
-        os.replace(tmp, path)
+        stamp = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}"
+        self._replace(f"{self._root}/.epochs", self._epoch_file(layer), stamp.encode())
 
 
 class MemoryTileCache(TileCacheBase):
