@@ -3,7 +3,7 @@
 ``GET``/``HEAD /tiles/<key>/<z>/<x>/<y>.mvt`` with every layer of ``key`` public and the
 anonymous audience ``public`` is answered before Django: a hit from the configured cache
 (``tiles.cache.get_cache()``, any backend) with no database at all, a miss rendered and
-cached by ``service.get_tile`` as Django's view does (without Django's request and nine
+cached by ``service.render_tile`` as Django's view does (without Django's request and nine
 middleware: ~0.3–0.8 ms of a tile). Everything else (bad input, a non-public layer, any
 credentials, a database error) goes to Django unchanged, which answers it by the same rules.
 
@@ -23,7 +23,7 @@ import re
 from django.contrib.auth.models import AnonymousUser
 
 from geo.fastpath import Answer, Site, read_database
-from layers.registry import UnknownLayer, registry
+from layers.registry import FeatureLayer, UnknownLayer, registry
 from tiles import mvt, service
 from tiles.cache import InvalidTileAddress, get_cache
 from tiles.views import MVT_TYPE, etag_matches, parse_zxy, suspicious, tile_headers
@@ -50,9 +50,10 @@ class _WatchedAnonymous:
         return True
 
 
-def _public_key(key: str, site: Site) -> tuple[str, str, bool] | None:
-    """(canonical key, audience, whether the rules looked at the user) if an anonymous caller
-    may get ``key`` from shared caches (every layer public, audience ``public``), else None.
+def _public_key(key: str, site: Site) -> tuple[list[FeatureLayer], str, str, bool] | None:
+    """(layers, canonical key, audience, whether the rules looked at the user) if an anonymous
+    caller may get ``key`` from shared caches (every layer public, audience ``public``), else
+    None.
     Remembered per key string while the registry holds the same layer declarations."""
     keys = site.memo("tiles")
     known = keys.get(key)
@@ -60,7 +61,7 @@ def _public_key(key: str, site: Site) -> tuple[str, str, bool] | None:
         layers, found = known
         try:
             if all(registry.get(layer.id) is layer for layer in layers):
-                return found
+                return None if found is None else (list(layers), *found)
         except UnknownLayer:
             pass
     user = _WatchedAnonymous()
@@ -74,13 +75,14 @@ def _public_key(key: str, site: Site) -> tuple[str, str, bool] | None:
         found = (service.canonical_key(layers), audience, user.looked)
     if len(keys) < 1024:  # bounded: the key is the client's to choose
         keys[key] = (tuple(layers), found)
-    return found
+    return None if found is None else (layers, *found)
 
 
 def public_tile(key: str, z: str, x: str, y: str, site: Site) -> tuple[service.Tile, bool] | None:
     """The tile an anonymous caller would get for this address (and whether Django's view
     would have read the session), if every layer is public: from the cache, or on a miss
-    rendered and cached by the view's own ``service.get_tile``. None when Django has to answer
+    rendered and cached by ``service.render_tile``, the miss branch of the view's
+    ``service.get_tile``. None when Django has to answer
     (bad input, not public, a database error)."""
     if suspicious(key, z, x, y):
         return None
@@ -94,7 +96,7 @@ def public_tile(key: str, z: str, x: str, y: str, site: Site) -> tuple[service.T
     public = _public_key(key, site)
     if public is None:
         return None
-    canonical, audience, session_read = public
+    layers, canonical, audience, session_read = public
     cache = get_cache()
     try:
         data = cache.load(canonical, audience, *address)
@@ -103,12 +105,12 @@ def public_tile(key: str, z: str, x: str, y: str, site: Site) -> tuple[service.T
     if data is not None:
         etag = service.tile_etag((canonical, audience, *address), data)
         return service.Tile(data, etag, True, True, canonical, audience), session_read
-    try:
-        tile = read_database(
-            lambda: service.get_tile(key, AnonymousUser(), *address, cache=cache), key
-        )
-    except (service.TileNotFound, ValueError):  # the registry changed meanwhile
-        return None
+    tile = read_database(
+        lambda: service.render_tile(
+            layers, AnonymousUser(), canonical, audience, *address, cache=cache
+        ),
+        key,
+    )
     return None if tile is None else (tile, session_read)
 
 

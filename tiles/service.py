@@ -127,10 +127,28 @@ def get_tile(key: str, user, z: int, x: int, y: int, *, cache: TileCacheBase | N
     data = cache.load(key, aud, z, x, y)
     if data is not None:
         return Tile(data, tile_etag((key, aud, z, x, y), data), True, public, key, aud)
+    return render_tile(layers, user, key, aud, z, x, y, cache=cache)
+
+
+def render_tile(
+    layers: list[FeatureLayer],
+    user,
+    key: str,
+    aud: str,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    cache: TileCacheBase,
+) -> Tile:
+    """A miss of ``get_tile`` (resolved ``layers``, their canonical ``key`` and the caller's
+    audience ``aud``): rendered for ``user``, stored, and dropped again should an invalidation
+    of these layers have come while it rendered."""
     epochs = [cache.epoch(layer.id) for layer in layers]
     data = render(layers, {layer.id: layer.fields_for(user) for layer in layers}, z, x, y)
     cache.store(key, aud, z, x, y, data)
     # An invalidation of these layers while we rendered: our snapshot may predate that edit.
     if [cache.epoch(layer.id) for layer in layers] != epochs:
         cache.remove(key, aud, z, x, y)
+    public = is_public(layers, aud)
     return Tile(data, tile_etag((key, aud, z, x, y), data), False, public, key, aud)
