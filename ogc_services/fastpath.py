@@ -22,28 +22,22 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import QueryDict
 
 from geo.fastpath import Answer, Site, read_database
-from layers.registry import FeatureLayer, UnknownLayer, registry
 from ogc_services import query
 from ogc_services.auth import Caller
 from ogc_services.config import CATALOG_ID
 from ogc_services.errors import OGCError
-from ogc_services.views import GEOJSON, VARY, items_body, items_params, response_format
+from ogc_services.views import (
+    GEOJSON,
+    VARY,
+    collection_layer,
+    items_body,
+    items_params,
+    response_format,
+)
 
 # The route of views.items (ogc_services/urls.py, under /ogc in geo/urls.py)
 ITEMS_PATH = re.compile(r"^/ogc/collections/([^/]+)/items$")
 ANONYMOUS = Caller(AnonymousUser())
-
-
-def _public_layer(collection_id: str) -> FeatureLayer | None:
-    if collection_id == CATALOG_ID:
-        return None
-    try:
-        layer = registry.get(collection_id)
-    except UnknownLayer:
-        return None
-    if not isinstance(layer, FeatureLayer) or not ANONYMOUS.can_view(layer):
-        return None
-    return layer
 
 
 def answer(environ: dict, site: Site) -> Answer | None:
@@ -53,10 +47,10 @@ def answer(environ: dict, site: Site) -> Answer | None:
     match = ITEMS_PATH.match(environ.get("PATH_INFO", ""))
     if match is None:
         return None
-    layer = _public_layer(match.group(1))
-    if layer is None:
+    if match.group(1) == CATALOG_ID:
         return None
     try:
+        layer = collection_layer(ANONYMOUS, match.group(1))
         # Django's parsing (WSGIRequest.GET: the raw bytes, its field limit)
         get = QueryDict(environ.get("QUERY_STRING", "").encode("iso-8859-1"))
         if response_format(get.get("f") or "", environ.get("HTTP_ACCEPT", "")) != "json":
@@ -64,7 +58,7 @@ def answer(environ: dict, site: Site) -> Answer | None:
         params = items_params(get)
         parsed = query.parse_items(layer, ANONYMOUS.fields(layer), params)
     except (OGCError, SuspiciousOperation):
-        return None  # Django answers with the OGC exception or its 400
+        return None  # Django answers with the OGC exception (404, 400) or its own 400
     body = read_database(
         lambda: items_body(f"{site.root_url(environ)}/ogc", params, parsed), environ["PATH_INFO"]
     )

@@ -149,7 +149,8 @@ def _pygeoapi(request: HttpRequest, caller: Caller, func, *args) -> HttpResponse
     return response
 
 
-def _layer(caller: Caller, collection_id: str) -> FeatureLayer:
+def collection_layer(caller: Caller, collection_id: str) -> FeatureLayer:
+    """The feature layer of a collection ``caller`` may see; 404 (OGCError) otherwise."""
     try:
         layer = registry.get(collection_id)
     except UnknownLayer:
@@ -198,7 +199,7 @@ def collection(request: HttpRequest, caller: Caller, collection_id: str) -> Http
 
     _format(request)
     if collection_id != CATALOG_ID:
-        _layer(caller, collection_id)
+        collection_layer(caller, collection_id)
     return _pygeoapi(request, caller, core_api.describe_collections, collection_id)
 
 
@@ -208,7 +209,7 @@ def queryables(request: HttpRequest, caller: Caller, collection_id: str) -> Http
         import pygeoapi.api.itemtypes as itemtypes_api
 
         return _pygeoapi(request, caller, itemtypes_api.get_collection_queryables, collection_id)
-    layer = _layer(caller, collection_id)
+    layer = collection_layer(caller, collection_id)
     geometry_format = {
         "Point": "geometry-point",
         "MultiPoint": "geometry-multipoint",
@@ -298,7 +299,7 @@ def items(request: HttpRequest, caller: Caller, collection_id: str) -> HttpRespo
         if request.method not in ("GET", "HEAD"):
             raise OGCError(405, "MethodNotAllowed", "Danh mục chỉ đọc / The catalogue is read-only")
         return _pygeoapi(request, caller, itemtypes_api.get_collection_items, collection_id)
-    layer = _layer(caller, collection_id)
+    layer = collection_layer(caller, collection_id)
     if request.method == "OPTIONS":
         response = HttpResponse(status=204)
         response["Allow"] = _allow(caller, layer, item=False)
@@ -434,7 +435,7 @@ def item(request: HttpRequest, caller: Caller, collection_id: str, item_id: str)
         import pygeoapi.api.itemtypes as itemtypes_api
 
         return _pygeoapi(request, caller, itemtypes_api.get_collection_item, collection_id, item_id)
-    layer = _layer(caller, collection_id)
+    layer = collection_layer(caller, collection_id)
     pk = query.parse_pk(item_id)
     if request.method == "OPTIONS":
         response = HttpResponse(status=204)

@@ -148,3 +148,40 @@ def run_qgis(script: str, *args: str) -> dict:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class FastPathProbe:
+    """A fast-path handler (geo/fastpath.py) in front of a stand-in for Django, called in
+    process: what the fast path answered, and which requests reached "Django" (``passed``:
+    the path, with ``?query`` when the request carried a query string)."""
+
+    def __init__(self, handler) -> None:
+        from geo.fastpath import FastPaths
+
+        self.passed: list[str] = []
+        self.app = FastPaths(self._django, (handler,))
+
+    def _django(self, environ, start_response):
+        query = environ.get("QUERY_STRING")
+        self.passed.append(environ["PATH_INFO"] + ("" if query is None else f"?{query}"))
+        start_response("404 Not Found", [])
+        return [b"django"]
+
+    def __call__(
+        self, path: str, method: str = "GET", query: str | None = None, **environ: str
+    ) -> tuple[str, dict[str, str], bytes]:
+        """(status, headers, body) of one request; ``environ`` adds or replaces WSGI keys."""
+        request = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "HTTP_HOST": "127.0.0.1:8000",
+            "wsgi.url_scheme": "http",
+            **environ,
+        }
+        if query is not None:
+            request["QUERY_STRING"] = query
+        answered = []
+        body = b"".join(
+            self.app(request, lambda status, headers, *exc: answered.append((status, headers)))
+        )
+        return answered[0][0], dict(answered[0][1]), body

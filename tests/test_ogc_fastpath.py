@@ -16,9 +16,9 @@ import requests
 from django.contrib.gis.geos import Point
 from django.db import connection
 
-from geo.fastpath import FastPaths
 from layers import services
 from ogc_services import fastpath
+from tests.conftest import FastPathProbe
 
 DJANGO = {"Cookie": "ioc_probe=1"}  # any cookie: the request goes to Django
 NOT_COMPARED = {"date", "server"}  # granian's own
@@ -134,30 +134,9 @@ def test_a_dropped_connection_costs_no_request(live_url, committed):
 
 def test_decisions_in_process(committed):
     """Which requests the handler answers; everything else reaches the wrapped app."""
-    passed = []
-
-    def django_app(environ, start_response):
-        passed.append(environ["PATH_INFO"] + "?" + environ.get("QUERY_STRING", ""))
-        start_response("404 Not Found", [])
-        return [b"django"]
-
-    app = FastPaths(django_app, (fastpath.answer,))
-
-    def call(path, query="", method="GET", **extra):
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "HTTP_HOST": "127.0.0.1:8000",
-            "wsgi.url_scheme": "http",
-            **extra,
-        }
-        status = []
-        body = b"".join(app(environ, lambda s, h, *a: status.append(s)))
-        return status[0], body
-
-    status, body = call("/ogc/collections/schools/items", "limit=2")
-    assert status == "200 OK" and b'"FeatureCollection"' in body and passed == []
+    call = FastPathProbe(fastpath.answer)
+    status, _, body = call("/ogc/collections/schools/items", query="limit=2")
+    assert status == "200 OK" and b'"FeatureCollection"' in body and call.passed == []
     for path, query, extra in [
         ("/ogc/collections/schools/items", "limit=2", {"REQUEST_METHOD": "HEAD"}),
         ("/ogc/collections/schools/items", "", {"REQUEST_METHOD": "POST"}),
@@ -175,8 +154,8 @@ def test_decisions_in_process(committed):
         ("/ogc/collections/traffic_nodes/items", "", {}),
         ("/ogc/collections", "", {}),
     ]:
-        passed.clear()
+        call.passed.clear()
         environ_extra = dict(extra)
         method = environ_extra.pop("REQUEST_METHOD", "GET")
-        assert call(path, query, method, **environ_extra)[1] == b"django", (path, query, extra)
-        assert passed == [f"{path}?{query}"]
+        assert call(path, method, query, **environ_extra)[2] == b"django", (path, query, extra)
+        assert call.passed == [f"{path}?{query}"]

@@ -27,7 +27,7 @@ from geo.processes import stop_process
 from layers import services
 from layers.models import FeatureHistory
 from layers.registry import Access, registry
-from tests.conftest import start_server
+from tests.conftest import FastPathProbe, start_server
 from tiles import fastpath
 from tiles.cache import FileTileCache
 from tiles.listener import ChangeListener
@@ -128,26 +128,8 @@ def test_decisions_in_process(settings, tmp_path):
     for key in ("schools", "cameras", "traffic_nodes"):
         for audience in ("public", "basic", "full"):
             cache.store(key, audience, 12, t.x, t.y, b"tile " + key.encode())
-    passed = []
-
-    def django_app(environ, start_response):
-        passed.append(environ["PATH_INFO"])
-        start_response("404 Not Found", [])
-        return [b"django"]
-
-    app = FastPaths(django_app, (fastpath.answer,))
-
-    def call(path, method="GET", **extra):
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "HTTP_HOST": "127.0.0.1:8000",
-            "wsgi.url_scheme": "http",
-            **extra,
-        }
-        status = []
-        body = b"".join(app(environ, lambda s, h, *a: status.append((s, dict(h)))))
-        return status[0][0], status[0][1], body
+    call = FastPathProbe(fastpath.answer)
+    passed = call.passed
 
     good = f"/tiles/schools/12/{t.x}/{t.y}.mvt"
     status, hdrs, body = call(good)
@@ -183,30 +165,16 @@ def test_misses_are_rendered_in_process(committed, settings, tmp_path):
     not handed to Django."""
     settings.TILE_CACHE_DIR = tmp_path
     settings.TILE_CACHE_BACKEND = "file"
-    passed = []
-
-    def django_app(environ, start_response):
-        passed.append(environ["PATH_INFO"])
-        start_response("404 Not Found", [])
-        return [b"django"]
-
-    app = FastPaths(django_app, (fastpath.answer,))
+    call = FastPathProbe(fastpath.answer)
     t = TMS.tile(LON, LAT, 13)
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": f"/tiles/schools/13/{t.x}/{t.y}.mvt",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "wsgi.url_scheme": "http",
-    }
-    seen: list[dict] = []
-    body = b"".join(app(dict(environ), lambda s, h, *a: seen.append(dict(h))))
-    assert passed == [] and body and seen[0]["X-Tile-Cache"] == "miss"
+    path = f"/tiles/schools/13/{t.x}/{t.y}.mvt"
+    _, miss, body = call(path)
+    assert call.passed == [] and body and miss["X-Tile-Cache"] == "miss"
     assert FileTileCache(tmp_path).load("schools", "public", 13, t.x, t.y) == body
-    body = b"".join(app(dict(environ), lambda s, h, *a: seen.append(dict(h))))
-    assert seen[1]["X-Tile-Cache"] == "hit" and seen[1]["ETag"] == seen[0]["ETag"]
+    _, hit, _ = call(path)
+    assert hit["X-Tile-Cache"] == "hit" and hit["ETag"] == miss["ETag"]
     # a layer that is not public still goes to Django, hit or miss
-    environ["PATH_INFO"] = f"/tiles/cameras/13/{t.x}/{t.y}.mvt"
-    assert b"".join(app(environ, lambda s, h, *a: None)) == b"django"
+    assert call(f"/tiles/cameras/13/{t.x}/{t.y}.mvt")[2] == b"django"
 
 
 # --- against the real server -----------------------------------------------------------------
@@ -384,15 +352,8 @@ def test_etags_follow_the_bytes(settings, tmp_path):
     settings.TILE_CACHE_DIR = tmp_path
     settings.TILE_CACHE_BACKEND = "file"
     cache = FileTileCache(tmp_path)
-    app = FastPaths(lambda environ, start_response: [b"django"], (fastpath.answer,))
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": "/tiles/schools/5/25/14.mvt",
-        "HTTP_HOST": "localhost",
-        "wsgi.url_scheme": "http",
-    }
+    call = FastPathProbe(fastpath.answer)
     for data in (b"first", b"second", b"second", b"first" * 1000, b"first"):
         cache.store("schools", "public", 5, 25, 14, data)
-        seen: dict[str, str] = {}
-        body = b"".join(app(dict(environ), lambda s, h, seen=seen: seen.update(h)))
+        _, seen, body = call("/tiles/schools/5/25/14.mvt", HTTP_HOST="localhost")
         assert body == data and seen["ETag"] == etag_of(data)
