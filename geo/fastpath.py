@@ -7,12 +7,13 @@ middleware — to each handler in turn; a handler returns an :class:`Answer` or 
 everything nobody answers (errors included: a handler only answers the plain success) goes to
 Django unchanged, which answers it by the same rules.
 
-Handlers are the seam (``tiles/fastpath.py``: cached public tiles; ``ogc_services/fastpath.py``:
-``/items`` pages of public collections). They share the view's own helpers for the content; what
-this module adds is what Django's middleware would put on the same response (security headers,
-X-Frame-Options, Content-Language and Vary from the Accept-Language header), computed from the
-same settings with Django's own helpers. The tests compare both paths header by header on a
-real server (tests/test_tiles_fastpath.py, tests/test_ogc_fastpath.py).
+Handlers are the seam (``tiles/fastpath.py``: public tiles, cached or rendered;
+``ogc_services/fastpath.py``: ``/items`` pages of public collections). They share the view's
+own helpers for the content; what this module adds is what Django's middleware would put on
+the same response (security headers, X-Frame-Options, Content-Language and Vary from the
+Accept-Language header), computed from the same settings with Django's own helpers. The tests
+compare both paths header by header on a real server (tests/test_tiles_fastpath.py,
+tests/test_ogc_fastpath.py).
 """
 
 from __future__ import annotations

@@ -259,7 +259,8 @@ def _allow(caller: Caller, layer: FeatureLayer, item: bool, patch: bool = False)
     return ", ".join(verbs)
 
 
-def _page_links(ogc_url, layer, params, items, returned, matched) -> list[dict[str, Any]]:
+def _page_links(ogc_url, params, items, returned, matched) -> list[dict[str, Any]]:
+    layer = items.layer
     base = f"{ogc_url}/collections/{layer.id}/items"
     # the selecting parameters, encoded once for every link of the page
     selecting = urlencode({k: v for k, v in params.items() if k != "offset"})
@@ -328,7 +329,7 @@ def items_body(ogc_url: str, params: dict[str, str], parsed: query.ItemsQuery) -
         tail["numberMatched"] = page.matched
     tail["numberReturned"] = page.returned
     tail["timeStamp"] = query.now_stamp()
-    tail["links"] = _page_links(ogc_url, parsed.layer, params, parsed, page.returned, page.matched)
+    tail["links"] = _page_links(ogc_url, params, parsed, page.returned, page.matched)
     return (
         '{"type":"FeatureCollection","features":['
         + page.features
