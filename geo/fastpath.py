@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from django.http.request import split_domain_port, validate_host
 from django.utils.translation import trans_real
 
-from geo.db import read_optimistically
+from geo.db import read_optimistically, warm_connections
 
 logger = logging.getLogger(__name__)
 
@@ -203,15 +203,21 @@ def read_database[T](read: Callable[[], T], what: str) -> T | None:
     before and after, as the request_started/request_finished signals do, so CONN_MAX_AGE
     holds), with the optimistic health check of ``geo.db.read_optimistically``. A database
     error that remains is logged and gives None: the handler then hands the request to
-    Django, which answers it (or reports the error) itself."""
-    close_old_connections()
-    try:
-        return read_optimistically(read)
-    except DatabaseError:
-        logger.exception("fast path: database error, handing %s to Django", what)
-        return None
-    finally:
-        close_old_connections()
+    Django, which answers it (or reports the error) itself. The connection is one of the
+    worker's warm ones (``geo.db.warm_connections``). Inside a transaction (a test's), the
+    cycle is skipped, as Django's test client skips it: it would close the connection."""
+    with warm_connections.lend():
+        cycle = not connection.in_atomic_block
+        if cycle:
+            close_old_connections()
+        try:
+            return read_optimistically(read)
+        except DatabaseError:
+            logger.exception("fast path: database error, handing %s to Django", what)
+            return None
+        finally:
+            if cycle:
+                close_old_connections()
 
 
 class FastPaths:

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,22 @@ def _wrk(url: str, concurrency: int, seconds: int) -> dict[str, float]:
     }
 
 
+def _quiet(timeout: float = 30) -> None:
+    """Wait until no other session of this database is running a statement: wrk stops when
+    its time is up, but the requests then in flight still run (vanilla pygeoapi's take up to a
+    second at 16 clients), and must not fall into the next contender's measurement."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'active' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
+
+
 def _page_sql(table: str) -> str:
     """The statement our server runs for the benchmark's request, values inlined for pgbench."""
     from psycopg import ClientCursor
@@ -275,8 +292,11 @@ def run(options: dict[str, Any]) -> str:
                 _wrk(f"{vanilla_url}/collections/bench_points/items?{query}", 16, 2)
                 for c in CONCURRENCY:
                     _say(options, f"  n={n:,} c={c}: ours, vanilla pygeoapi, pgbench …")
+                    _quiet()
                     a = _wrk(f"{ours_url}/ogc/collections/bench_points/items?{query}", c, seconds)
+                    _quiet()
                     b = _wrk(f"{vanilla_url}/collections/bench_points/items?{query}", c, seconds)
+                    _quiet()
                     s = _pgbench(table, c, seconds, tmp)
                     rows.append(
                         f"| {n:,} | {c} | {a['rps']:.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
@@ -303,7 +323,8 @@ def run(options: dict[str, Any]) -> str:
         "SQL ceiling: `pgbench -M prepared` running the very statement our server runs for that "
         "request (`ogc_services.query.page_statement`, values inlined; no HTTP). "
         f"wrk / pgbench {seconds} s per cell{' (--quick)' if quick else ''}, after a 2 s "
-        "warm-up of each server at 16 clients. "
+        "warm-up of each server at 16 clients; each measurement starts once the database runs "
+        "no statement of the previous one (requests still in flight when wrk stops). "
         "Goals: ≥ 3× vanilla, ≥ 0.5× SQL ceiling, latency flat from the smaller to the larger "
         "table.\n\n"
         "| rows | conc. | ours req/s | p50 ms | p99 ms | vanilla req/s | p50 ms | p99 ms "

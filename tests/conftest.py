@@ -30,7 +30,10 @@ def django_db_setup(
         )
         call_command("load_demo", verbosity=0)
     yield
+    from geo.db import warm_connections
+
     with django_db_blocker.unblock():
+        warm_connections.close_all()  # the fast paths' connections, lent in process
         teardown_databases(created, verbosity=verbosity)
 
 
