@@ -65,4 +65,4 @@ def answer(environ: dict, site: Site) -> Answer | None:
     if body is None:
         return None
     headers = [("Content-Crs", f"<{parsed.crs.uri}>")]
-    return Answer("200 OK", GEOJSON, body.encode(), headers, VARY)
+    return Answer("200 OK", GEOJSON, body, headers, VARY)

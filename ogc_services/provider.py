@@ -106,7 +106,7 @@ class RegistryProvider(BaseProvider):
         hits = resulttype == "hits"
         result: dict[str, Any] = {
             "type": "FeatureCollection",
-            "features": [] if hits else json.loads(f"[{page.features}]"),
+            "features": [] if hits else json.loads(b"[" + page.features + b"]"),
             "numberReturned": 0 if hits else page.returned,
         }
         if page.matched is not None:

@@ -301,7 +301,7 @@ def feature_sql(
 
 @dataclass
 class Page:
-    features: str  # the page's GeoJSON features, comma-separated (the inside of a JSON array)
+    features: bytes  # the page's GeoJSON features, comma-separated (inside a JSON array), UTF-8
     returned: int
     matched: int | None  # numberMatched, None when it would be expensive (docs/decisions.md)
 
@@ -409,14 +409,15 @@ def _nearest_page(
 def fetch_page(query: ItemsQuery) -> Page:
     """The page, its size and numberMatched (exact, or None when counting is expensive)."""
     if query.empty:
-        return Page("", 0, 0)
+        return Page(b"", 0, 0)
     sql, args = page_statement(query)
     if query.q:  # filters compiled by Django's ORM: keep its client-side binding
         with connection.cursor() as cursor:
             cursor.execute(sql, args)
             features, returned, counted = cursor.fetchone()
-    else:  # our own SQL, values all bound: plan once per connection
-        features, returned, counted = fetchone_prepared(sql, args)
+        features = features.encode()
+    else:  # our own SQL, values all bound: plan once per connection; the features stay bytes
+        features, returned, counted = fetchone_prepared(sql, args, raw_text=True)
     if returned < query.limit and (returned > 0 or query.offset == 0):
         return Page(features, returned, query.offset + returned)  # the last page: exact for free
     cap = settings.OGC_COUNT_LIMIT

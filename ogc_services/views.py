@@ -320,7 +320,7 @@ def items(request: HttpRequest, caller: Caller, collection_id: str) -> HttpRespo
     return response
 
 
-def items_body(ogc_url: str, params: dict[str, str], parsed: query.ItemsQuery) -> str:
+def items_body(ogc_url: str, params: dict[str, str], parsed: query.ItemsQuery) -> bytes:
     """The GeoJSON FeatureCollection of one /items page (this view and ogc_services/fastpath.py):
     the features as PostgreSQL wrote them, then the counts and the paging links."""
     page = query.fetch_page(parsed)
@@ -331,10 +331,10 @@ def items_body(ogc_url: str, params: dict[str, str], parsed: query.ItemsQuery) -
     tail["timeStamp"] = query.now_stamp()
     tail["links"] = _page_links(ogc_url, params, parsed, page.returned, page.matched)
     return (
-        '{"type":"FeatureCollection","features":['
+        b'{"type":"FeatureCollection","features":['
         + page.features
-        + "],"
-        + json.dumps(tail, ensure_ascii=False)[1:]
+        + b"],"
+        + json.dumps(tail, ensure_ascii=False)[1:].encode()
     )
 
 
