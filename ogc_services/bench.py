@@ -7,7 +7,8 @@ layer in that process only) and vanilla pygeoapi (its Flask app, stock PostgreSQ
 same granian workers and threads) on the same table, and measures with ``wrk`` at
 concurrency 1, 4, 16; the SQL ceiling is ``pgbench`` running our server's page statement
 (``query.page_statement``, values inlined) at the same concurrency. The three take turns in
-rounds, so that the machine's drift (this 2-core VM: ±15 % between runs) falls on all of them.
+rounds, each on newly started servers, so that the machine's drift and where the scheduler puts
+a server's threads (this 2-core VM: ±15 % between runs) fall on all of them alike.
 """
 
 from __future__ import annotations
@@ -281,56 +282,56 @@ def run(options: dict[str, Any]) -> str:
         for n in sizes:
             _say(options, f"  building bench.points_{n} …")
             table = build_table(n)
-            ours_url, ours = start_server(
-                {
-                    "DATABASE_URL": database_url(options="-c search_path=bench,public"),
-                    "IOC_BENCH_TABLE": table,
-                },
-                tmp / f"ours_{n}.log",
-                app="ogc_services.bench_wsgi:application",
-                probe=f"/ogc/collections/bench_points/items?{query}",
-            )
             cfg, oas = _vanilla_config(tmp, table)
-            vanilla_url, vanilla = start_server(
-                {"PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)},
-                tmp / f"vanilla_{n}.log",
-                app="pygeoapi.flask_app:APP",
-                probe=f"/collections/bench_points/items?{query}",
-            )
-            try:
-                # Warm-up at the highest concurrency (not measured): every worker thread has
-                # its database connection and code paths loaded before the first cell.
-                _wrk(f"{ours_url}/ogc/collections/bench_points/items?{query}", 16, 2)
-                _wrk(f"{vanilla_url}/collections/bench_points/items?{query}", 16, 2)
-                for c in CONCURRENCY:
-                    _say(options, f"  n={n:,} c={c}: ours, vanilla pygeoapi, pgbench …")
-                    runs: dict[str, list[dict[str, float]]] = {"a": [], "b": [], "s": []}
-                    for _round in range(rounds):  # interleaved: drift hits all three alike
+            runs: dict[int, dict[str, list[dict[str, float]]]] = {
+                c: {"a": [], "b": [], "s": []} for c in CONCURRENCY
+            }
+            # Rounds, each on newly started servers: at one client a server's figure depends on
+            # where the scheduler placed its threads (±15 % from one start to the next here),
+            # and every contender takes its turn in each round, so drift falls on all three.
+            for number in range(1, rounds + 1):
+                _say(options, f"  n={n:,} round {number}/{rounds}: ours, vanilla, pgbench …")
+                ours_url, ours = start_server(
+                    {
+                        "DATABASE_URL": database_url(options="-c search_path=bench,public"),
+                        "IOC_BENCH_TABLE": table,
+                    },
+                    tmp / f"ours_{n}.log",
+                    app="ogc_services.bench_wsgi:application",
+                    probe=f"/ogc/collections/bench_points/items?{query}",
+                )
+                vanilla_url, vanilla = start_server(
+                    {"PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)},
+                    tmp / f"vanilla_{n}.log",
+                    app="pygeoapi.flask_app:APP",
+                    probe=f"/collections/bench_points/items?{query}",
+                )
+                ours_items = f"{ours_url}/ogc/collections/bench_points/items?{query}"
+                vanilla_items = f"{vanilla_url}/collections/bench_points/items?{query}"
+                try:
+                    # Warm-up at the highest concurrency (not measured): every worker thread
+                    # has its database connection and code paths loaded before the first cell.
+                    _wrk(ours_items, 16, 2)
+                    _wrk(vanilla_items, 16, 2)
+                    for c in CONCURRENCY:
                         _quiet()
-                        runs["a"].append(
-                            _wrk(
-                                f"{ours_url}/ogc/collections/bench_points/items?{query}", c, seconds
-                            )
-                        )
+                        runs[c]["a"].append(_wrk(ours_items, c, seconds))
                         _quiet()
-                        runs["b"].append(
-                            _wrk(
-                                f"{vanilla_url}/collections/bench_points/items?{query}", c, seconds
-                            )
-                        )
+                        runs[c]["b"].append(_wrk(vanilla_items, c, seconds))
                         _quiet()
-                        runs["s"].append(_pgbench(table, c, seconds, tmp))
-                    a, b, s = (_combined(runs[key]) for key in "abs")
-                    rows.append(
-                        f"| {n:,} | {c} | {a['rps']:.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
-                        f"| {b['rps']:.0f} | {b['p50']:.1f} | {b['p99']:.1f} "
-                        f"| {s['rps']:.0f} | {s['p50']:.1f} | {s['p99']:.1f} "
-                        f"| **{a['rps'] / b['rps']:.1f}×** | **{a['rps'] / s['rps']:.2f}×** "
-                        f"| {a['errors']}/{b['errors']} |"
-                    )
-            finally:
-                stop_process(ours)
-                stop_process(vanilla)
+                        runs[c]["s"].append(_pgbench(table, c, seconds, tmp))
+                finally:
+                    stop_process(ours)
+                    stop_process(vanilla)
+            for c in CONCURRENCY:
+                a, b, s = (_combined(runs[c][key]) for key in "abs")
+                rows.append(
+                    f"| {n:,} | {c} | {a['rps']:.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
+                    f"| {b['rps']:.0f} | {b['p50']:.1f} | {b['p99']:.1f} "
+                    f"| {s['rps']:.0f} | {s['p50']:.1f} | {s['p99']:.1f} "
+                    f"| **{a['rps'] / b['rps']:.1f}×** | **{a['rps'] / s['rps']:.2f}×** "
+                    f"| {a['errors']}/{b['errors']} |"
+                )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     header = (
@@ -345,7 +346,8 @@ def run(options: dict[str, Any]) -> str:
         "threads (so the comparison stays fair), same table; "
         "SQL ceiling: `pgbench -M prepared` running the very statement our server runs for that "
         "request (`ogc_services.query.page_statement`, values inlined; no HTTP). "
-        f"Each cell: {rounds} rounds of ours, vanilla, pgbench in turn, {seconds} s each"
+        f"Each cell: {rounds} rounds of ours, vanilla, pgbench in turn, {seconds} s each, "
+        "every round on newly started servers"
         f"{' (--quick)' if quick else ''} (req/s: the mean; p50: the median; p99: the worst "
         "round), after a 2 s warm-up of each server at 16 clients; each run starts once the "
         "database runs no statement of the previous one (requests still in flight when wrk "
