@@ -138,7 +138,7 @@ def test_a_dropped_connection_costs_no_request(live_url, committed):
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND backend_type = 'client backend'"
         )
-    for _ in range(8):  # every worker thread's connection was dropped
+    for _ in range(8):  # every connection the workers held (own and lent) was dropped
         response = requests.get(url, timeout=30)
         assert response.status_code == 200 and len(response.json()["features"]) == 3
 

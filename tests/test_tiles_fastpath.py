@@ -161,7 +161,7 @@ def test_decisions_in_process(settings, tmp_path):
 
 
 def test_misses_are_rendered_in_process(committed, settings, tmp_path):
-    """A miss of a public tile is rendered and cached by the fast path (service.get_tile),
+    """A miss of a public tile is rendered and cached by the fast path (service.render_tile),
     not handed to Django."""
     settings.TILE_CACHE_DIR = tmp_path
     settings.TILE_CACHE_BACKEND = "file"

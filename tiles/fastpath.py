@@ -13,7 +13,7 @@ anonymous user, canonical_key, audience, is_public, tile_etag) and the response
 tests/test_tiles_fastpath.py compares both paths header by header on a real server.
 
 Invalidation needs nothing here: every request reads the cache, which ``listen_changes`` and
-the service functions prune, so a tile removed after an edit falls through to Django (a miss).
+the service functions prune, so a tile removed after an edit is a miss, rendered afresh.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ def _public_key(key: str, site: Site) -> tuple[list[FeatureLayer], str, str, boo
 def public_tile(key: str, z: str, x: str, y: str, site: Site) -> tuple[service.Tile, bool] | None:
     """The tile an anonymous caller would get for this address (and whether Django's view
     would have read the session), if every layer is public: from the cache, or on a miss
-    rendered and cached by ``service.render_tile``, the miss branch of the view's
-    ``service.get_tile``. None when Django has to answer
-    (bad input, not public, a database error)."""
+    rendered and cached: ``service.cached_tile`` and ``service.render_tile``, the two branches
+    of the view's ``service.get_tile``. None when Django has to answer (bad input, not public,
+    a database error)."""
     if suspicious(key, z, x, y):
         return None
     address = parse_zxy(z, x, y)
@@ -99,12 +99,11 @@ def public_tile(key: str, z: str, x: str, y: str, site: Site) -> tuple[service.T
     layers, canonical, audience, session_read = public
     cache = get_cache()
     try:
-        data = cache.load(canonical, audience, *address)
+        hit = service.cached_tile(cache, canonical, audience, True, *address)
     except InvalidTileAddress:
         return None
-    if data is not None:
-        etag = service.tile_etag((canonical, audience, *address), data)
-        return service.Tile(data, etag, True, True, canonical, audience), session_read
+    if hit is not None:
+        return hit, session_read
     tile = read_database(
         lambda: service.render_tile(
             layers, AnonymousUser(), canonical, audience, *address, cache=cache

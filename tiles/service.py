@@ -123,11 +123,20 @@ def get_tile(key: str, user, z: int, x: int, y: int, *, cache: TileCacheBase | N
     cache = cache or get_cache()
     key = canonical_key(layers)
     aud = audience(layers, user)
-    public = is_public(layers, aud)
-    data = cache.load(key, aud, z, x, y)
-    if data is not None:
-        return Tile(data, tile_etag((key, aud, z, x, y), data), True, public, key, aud)
+    hit = cached_tile(cache, key, aud, is_public(layers, aud), z, x, y)
+    if hit is not None:
+        return hit
     return render_tile(layers, user, key, aud, z, x, y, cache=cache)
+
+
+def cached_tile(
+    cache: TileCacheBase, key: str, aud: str, public: bool, z: int, x: int, y: int
+) -> Tile | None:
+    """The hit of ``get_tile`` (also tiles/fastpath.py's): the cached tile, or None."""
+    data = cache.load(key, aud, z, x, y)
+    if data is None:
+        return None
+    return Tile(data, tile_etag((key, aud, z, x, y), data), True, public, key, aud)
 
 
 def render_tile(
