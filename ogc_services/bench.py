@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import yaml
 from django.conf import settings
 from django.db import connection
 
+from geo.benchruns import Run, combined, pct
 from geo.db import database_url, libpq_env
 from geo.processes import start_server, stop_process
 
@@ -144,7 +144,7 @@ def _vanilla_config(tmp: Path, table: str) -> tuple[Path, Path]:
     return cfg, oas
 
 
-def _wrk(url: str, concurrency: int, seconds: int) -> dict[str, float]:
+def _wrk(url: str, concurrency: int, seconds: int) -> Run:
     result = subprocess.run(
         [
             "wrk",
@@ -163,18 +163,13 @@ def _wrk(url: str, concurrency: int, seconds: int) -> dict[str, float]:
     out = result.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
-    def pct(p: str) -> float:
+    def latency(p: str) -> float:
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
-        "p50": pct("50"),
-        "p99": pct("99"),
-        "errors": int(errors.group(1)) if errors else 0,
-    }
+    return Run(rps, latency("50"), latency("99"), int(errors.group(1)) if errors else 0)
 
 
 def _quiet(timeout: float = 30) -> None:
@@ -193,16 +188,6 @@ def _quiet(timeout: float = 30) -> None:
             time.sleep(0.05)
 
 
-def _combined(runs: list[dict[str, float]]) -> dict[str, float]:
-    """Equal-length runs of one contender as one: mean rate, median p50, worst p99."""
-    return {
-        "rps": statistics.fmean(r["rps"] for r in runs),
-        "p50": statistics.median(r["p50"] for r in runs),
-        "p99": max(r["p99"] for r in runs),
-        "errors": sum(r["errors"] for r in runs),
-    }
-
-
 def _page_sql(table: str) -> str:
     """The statement our server runs for the benchmark's request, values inlined for pgbench."""
     from psycopg import ClientCursor
@@ -219,10 +204,8 @@ def _page_sql(table: str) -> str:
     return statement + ";\n"
 
 
-def _pgbench(table: str, concurrency: int, seconds: int, tmp: Path) -> dict[str, float]:
-    script = tmp / f"page_{table}.sql"
-    script.write_text(_page_sql(table))
-    logdir = tmp / f"pgbench_{table}_{concurrency}"
+def _pgbench(script: Path, concurrency: int, seconds: int, tmp: Path) -> Run:
+    logdir = tmp / f"pgbench_{script.stem}_{concurrency}"
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir()
     result = subprocess.run(
@@ -256,18 +239,13 @@ def _pgbench(table: str, concurrency: int, seconds: int, tmp: Path) -> dict[str,
         },
     )
     tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
-    latencies = sorted(
+    latencies = [
         int(line.split()[2]) / 1000
         for path in logdir.iterdir()
         for line in path.read_text().splitlines()
         if line.strip()
-    )
-    return {
-        "rps": tps,
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "errors": 0,
-    }
+    ]
+    return Run(tps, pct(latencies, 50), pct(latencies, 99))
 
 
 def run(options: dict[str, Any]) -> str:
@@ -283,7 +261,9 @@ def run(options: dict[str, Any]) -> str:
             _say(options, f"  building bench.points_{n} …")
             table = build_table(n)
             cfg, oas = _vanilla_config(tmp, table)
-            runs: dict[int, dict[str, list[dict[str, float]]]] = {
+            script = tmp / f"page_{table}.sql"
+            script.write_text(_page_sql(table))
+            runs: dict[int, dict[str, list[Run]]] = {
                 c: {"a": [], "b": [], "s": []} for c in CONCURRENCY
             }
             # Rounds, each on newly started servers: at one client a server's figure depends on
@@ -319,18 +299,18 @@ def run(options: dict[str, Any]) -> str:
                         _quiet()
                         runs[c]["b"].append(_wrk(vanilla_items, c, seconds))
                         _quiet()
-                        runs[c]["s"].append(_pgbench(table, c, seconds, tmp))
+                        runs[c]["s"].append(_pgbench(script, c, seconds, tmp))
                 finally:
                     stop_process(ours)
                     stop_process(vanilla)
             for c in CONCURRENCY:
-                a, b, s = (_combined(runs[c][key]) for key in "abs")
+                a, b, s = (combined(runs[c][key]) for key in "abs")
                 rows.append(
-                    f"| {n:,} | {c} | {a['rps']:.0f} | {a['p50']:.1f} | {a['p99']:.1f} "
-                    f"| {b['rps']:.0f} | {b['p50']:.1f} | {b['p99']:.1f} "
-                    f"| {s['rps']:.0f} | {s['p50']:.1f} | {s['p99']:.1f} "
-                    f"| **{a['rps'] / b['rps']:.1f}×** | **{a['rps'] / s['rps']:.2f}×** "
-                    f"| {a['errors']}/{b['errors']} |"
+                    f"| {n:,} | {c} | {a.rps:.0f} | {a.p50_ms:.1f} | {a.p99_ms:.1f} "
+                    f"| {b.rps:.0f} | {b.p50_ms:.1f} | {b.p99_ms:.1f} "
+                    f"| {s.rps:.0f} | {s.p50_ms:.1f} | {s.p99_ms:.1f} "
+                    f"| **{a.rps / b.rps:.1f}×** | **{a.rps / s.rps:.2f}×** "
+                    f"| {a.errors}/{b.errors} |"
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ import requests
 from django.conf import settings
 from django.db import connection, transaction
 
+from geo.benchruns import Run, combined, pct
 from geo.db import database_url, libpq_env
 from geo.processes import free_port, start_process, start_server, stop_process
 from tiles import benchlayers, clusters, indexes, mvt
@@ -76,13 +76,6 @@ class Config:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
 # --- data ----------------------------------------------------------------------------------
 def ensure_data(cfg: Config, say) -> None:
     """bench.points / bench.polygons with the configured row counts (reused when present)."""
@@ -167,30 +160,6 @@ def prepass(layer, tiles) -> dict[tuple[int, int, int], tuple[float, bool, int, 
 
 
 # --- clients -------------------------------------------------------------------------------
-@dataclass
-class Run:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int = 0
-    sizes: dict[int, int] = field(default_factory=dict)  # largest bytes per zoom
-
-
-def combined(runs: list[Run]) -> Run:
-    """Runs of one contender as one: mean rate, median p50, worst p99, largest sizes."""
-    sizes: dict[int, int] = defaultdict(int)
-    for run in runs:
-        for z, size in run.sizes.items():
-            sizes[z] = max(sizes[z], size)
-    return Run(
-        statistics.fmean(r.rps for r in runs),
-        statistics.median(r.p50_ms for r in runs),
-        max(r.p99_ms for r in runs),
-        sum(r.errors for r in runs),
-        dict(sizes),
-    )
-
-
 class _Connection:
     """A keep-alive HTTP/1.1 client connection for GETs, as lean as the request allows.
 
