@@ -211,10 +211,13 @@ def test_serve_sh_stops_with_its_background_processes(how, tmp_path, django_db_s
     pgid = process.pid
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
+        # Wait for the listener's own first line, not just its process: on a slow machine the
+        # `bash -c exec …` wrapper shows up in ps a few seconds before Django has started.
         deadline = time.monotonic() + 60
-        while not any("listen_changes" in p for p in _group_alive(pgid)):
+        while "[listener]" not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
+        assert any("listen_changes" in p for p in _group_alive(pgid))
         if how == "ctrl-c":
             os.killpg(pgid, signal.SIGINT)
         else:
@@ -224,7 +227,6 @@ def test_serve_sh_stops_with_its_background_processes(how, tmp_path, django_db_s
         while _group_alive(pgid):
             assert time.monotonic() < deadline, _group_alive(pgid)
             time.sleep(0.2)
-        assert "[listener]" in log.read_text()
     finally:
         if _group_alive(pgid):
             os.killpg(pgid, signal.SIGKILL)
