@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,8 +15,8 @@ from urllib.parse import quote, urlencode
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, Error, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from psycopg.adapt import Loader
-from psycopg.pq import Format
+from psycopg.adapt import Loader, PyFormat, Transformer
+from psycopg.pq import ExecStatus, Format
 
 
 def quote_name(name: str) -> str:
@@ -74,7 +77,7 @@ def fetchone_prepared(
     Django's connections bind client-side (values inlined, so nothing can be prepared); this
     uses the same connection (``wrapper``: an open Django cursor, else a new one), transaction
     and error wrapping, and logs the query like Django does (query-count assertions still see
-    it). Only for SQL whose every value is a bound parameter of a type PostgreSQL can infer.
+    it). Only for SQL whose every value is a ``%s`` parameter of a type PostgreSQL can infer.
     ``binary``: results in PostgreSQL's binary format (bytea as raw bytes instead of hex text).
     ``raw_text``: binary, and text as its UTF-8 bytes, for text that goes out as it came (an
     /items page: decoding and re-encoding its ~17 KB cost ~18 µs).
@@ -82,11 +85,16 @@ def fetchone_prepared(
     if wrapper is None:
         with connection.cursor() as wrapper:  # connects, health-checks, refuses broken atomics
             return fetchone_prepared(sql, params, wrapper, binary=binary, raw_text=raw_text)
-    cursor = _hot_cursor(wrapper.cursor.connection, raw_text)
+    conn = wrapper.cursor.connection
+    hot = _Hot.of(conn)
     start = time.monotonic()
     with wrapper.db.wrap_database_errors:
-        cursor.execute(sql, params, prepare=True, binary=binary or raw_text)
-        row = cursor.fetchone()
+        if conn.autocommit:
+            row = hot.fetchone(sql, params, binary or raw_text, raw_text)
+        else:  # psycopg must open the transaction first (BEGIN at Django's isolation level)
+            cursor = hot.cursor(raw_text)
+            cursor.execute(sql, params, prepare=True, binary=binary or raw_text)
+            row = cursor.fetchone()
     if wrapper.db.queries_logged:
         wrapper.db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
     return row
@@ -99,18 +107,103 @@ class _RawTextLoader(Loader):
         return bytes(data)
 
 
-def _hot_cursor(conn: psycopg.Connection, raw_text: bool) -> psycopg.Cursor:
-    """fetchone_prepared's cursor on this connection (plain or raw text): making a new one per
-    statement cost ~40 µs of a ~130 µs round trip (psycopg 3.3, SELECT 1 prepared, in a loop).
-    Kept on the connection itself, so that it goes with it (a dictionary keyed by connection
-    would keep every replaced connection alive through its cursors)."""
-    cursors = conn.__dict__.setdefault("ioc_hot_cursors", {})
-    cursor = cursors.get(raw_text)
-    if cursor is None or cursor.closed:
-        cursor = cursors[raw_text] = psycopg.Cursor(conn)
-        if raw_text:
-            cursor.adapters.register_loader("text", _RawTextLoader)
-    return cursor
+_PLACEHOLDER = re.compile(r"%(.)", re.S)
+
+
+@functools.lru_cache(maxsize=1024)
+def _numbered(sql: str) -> bytes:
+    """``%s`` placeholders as ``$1, $2, …`` and ``%%`` as ``%``, like psycopg's own binding."""
+    number = 0
+
+    def sub(match: re.Match) -> str:
+        nonlocal number
+        if match.group(1) == "%":
+            return "%"
+        if match.group(1) != "s":
+            raise psycopg.ProgrammingError(f"only %s placeholders are supported: {match[0]!r}")
+        number += 1
+        return f"${number}"
+
+    return _PLACEHOLDER.sub(sub, sql).encode()
+
+
+class _Hot:
+    """fetchone_prepared's state on one psycopg connection, kept on the connection itself so
+    that it goes with it (a dictionary keyed by connection would keep every replaced connection
+    alive): a cursor and a Transformer per result mode (plain or raw text; making a cursor per
+    statement cost ~40 µs of a ~130 µs round trip), and its named statements.
+
+    Outside transactions a statement runs as one blocking libpq call (PQexecPrepared, which
+    releases the GIL) instead of psycopg's cursor protocol: its prepared-statement bookkeeping
+    and non-blocking read loop cost ~70 µs of a ~0.9 ms /items page (docs/decisions.md).
+    The values are still adapted, and the row still loaded, by psycopg's adapters.
+    """
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.cursors: dict[bool, psycopg.Cursor] = {}
+        self.transformers: dict[bool, Transformer] = {}
+        # (sql, parameter types) → statement name, least recently used first; at most
+        # conn.prepared_max (psycopg's own bound: a tile statement's plan is ~100 KB per backend)
+        self.names: OrderedDict[tuple[str, tuple[int, ...]], bytes] = OrderedDict()
+        self.serial = 0
+
+    @classmethod
+    def of(cls, conn: psycopg.Connection) -> _Hot:
+        hot = conn.__dict__.get("ioc_hot")
+        if hot is None:
+            hot = conn.__dict__["ioc_hot"] = cls(conn)
+        return hot
+
+    def cursor(self, raw_text: bool) -> psycopg.Cursor:
+        cursor = self.cursors.get(raw_text)
+        if cursor is None or cursor.closed:
+            cursor = self.cursors[raw_text] = psycopg.Cursor(self.conn)
+            if raw_text:
+                cursor.adapters.register_loader("text", _RawTextLoader)
+            self.transformers[raw_text] = Transformer.from_context(cursor)
+        return cursor
+
+    def fetchone(
+        self, sql: str, params: list[Any], binary: bool, raw_text: bool
+    ) -> tuple[Any, ...] | None:
+        self.cursor(raw_text)
+        tx = self.transformers[raw_text]
+        values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
+        key = (sql, tuple(tx.types))
+        try:
+            result = self._execute(key, values, tx.formats, binary)
+        except psycopg.errors.InvalidSqlStatementName:
+            # Someone deallocated our statements (DISCARD ALL, a pooler): prepare them again
+            self.names.clear()
+            result = self._execute(key, values, tx.formats, binary)
+        if not result.ntuples:
+            return None
+        tx.set_pgresult(result)
+        return tx.load_row(0, tuple)
+
+    def _execute(self, key, values, formats, binary: bool) -> psycopg.pq.abc.PGresult:
+        pgconn = self.conn.pgconn
+        name = self.names.get(key)
+        if name is None:
+            self.serial += 1
+            name = f"ioc_hot_{self.serial}".encode()
+            self._check(pgconn.prepare(name, _numbered(key[0]), param_types=key[1]))
+            self.names[key] = name
+            while len(self.names) > max(self.conn.prepared_max or 0, 1):
+                _old, evicted = self.names.popitem(last=False)
+                self._check(pgconn.exec_(b"DEALLOCATE " + evicted))
+        else:
+            self.names.move_to_end(key)
+        result = pgconn.exec_prepared(
+            name, values, param_formats=formats, result_format=1 if binary else 0
+        )
+        return self._check(result)
+
+    def _check(self, result: psycopg.pq.abc.PGresult) -> psycopg.pq.abc.PGresult:
+        if result.status in (ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK):
+            return result
+        raise psycopg.errors.error_from_result(result, encoding=self.conn.info.encoding)
 
 
 def read_optimistically[T](read: Callable[[], T]) -> T:
