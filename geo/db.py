@@ -92,7 +92,7 @@ def fetchone_prepared(
         if conn.autocommit:
             row = hot.fetchone(sql, params, binary or raw_text, raw_text)
         else:  # psycopg must open the transaction first (BEGIN at Django's isolation level)
-            cursor = hot.cursor(raw_text)
+            cursor, _tx = hot.mode(raw_text)
             cursor.execute(sql, params, prepare=True, binary=binary or raw_text)
             row = cursor.fetchone()
     if wrapper.db.queries_logged:
@@ -141,10 +141,9 @@ class _Hot:
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
-        self.cursors: dict[bool, psycopg.Cursor] = {}
-        self.transformers: dict[bool, Transformer] = {}
+        self.modes: dict[bool, tuple[psycopg.Cursor, Transformer]] = {}  # by raw_text
         # (sql, parameter types) → statement name, least recently used first; at most
-        # conn.prepared_max (psycopg's own bound: a tile statement's plan is ~100 KB per backend)
+        # conn.prepared_max (psycopg's own bound: an /items page plan is ~140 KB per backend)
         self.names: OrderedDict[tuple[str, tuple[int, ...]], bytes] = OrderedDict()
         self.serial = 0
 
@@ -155,20 +154,21 @@ class _Hot:
             hot = conn.__dict__["ioc_hot"] = cls(conn)
         return hot
 
-    def cursor(self, raw_text: bool) -> psycopg.Cursor:
-        cursor = self.cursors.get(raw_text)
-        if cursor is None or cursor.closed:
-            cursor = self.cursors[raw_text] = psycopg.Cursor(self.conn)
+    def mode(self, raw_text: bool) -> tuple[psycopg.Cursor, Transformer]:
+        """The cursor (for reads in a transaction) and the Transformer (for the direct path)
+        of a result mode; the Transformer adapts with the cursor's loaders."""
+        mode = self.modes.get(raw_text)
+        if mode is None or mode[0].closed:
+            cursor = psycopg.Cursor(self.conn)
             if raw_text:
                 cursor.adapters.register_loader("text", _RawTextLoader)
-            self.transformers[raw_text] = Transformer.from_context(cursor)
-        return cursor
+            mode = self.modes[raw_text] = (cursor, Transformer.from_context(cursor))
+        return mode
 
     def fetchone(
         self, sql: str, params: list[Any], binary: bool, raw_text: bool
     ) -> tuple[Any, ...] | None:
-        self.cursor(raw_text)
-        tx = self.transformers[raw_text]
+        _cursor, tx = self.mode(raw_text)
         values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
         key = (sql, tuple(tx.types))
         try:
@@ -190,7 +190,8 @@ class _Hot:
             name = f"ioc_hot_{self.serial}".encode()
             self._check(pgconn.prepare(name, _numbered(key[0]), param_types=key[1]))
             self.names[key] = name
-            while len(self.names) > max(self.conn.prepared_max or 0, 1):
+            limit = self.conn.prepared_max  # None: no limit, as for psycopg's own statements
+            while limit is not None and len(self.names) > max(limit, 1):
                 _old, evicted = self.names.popitem(last=False)
                 self._check(pgconn.exec_(b"DEALLOCATE " + evicted))
         else:

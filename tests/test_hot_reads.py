@@ -21,7 +21,9 @@ def _statements() -> set[str]:
 def test_direct_path_answers_like_the_cursor_path(committed):
     # ints of different sizes are dumped with different types: two statements, both right
     for value in (1, 2**40):
+        before = _statements()
         direct = fetchone_prepared(SQL, [value, "phố", 1.25])
+        assert _statements() - before  # it ran as a new named statement of ours
         with transaction.atomic():
             in_transaction = fetchone_prepared(SQL, [value, "phố", 1.25])
         assert direct == in_transaction == (value + 1, "phố%", 2.5)
@@ -37,7 +39,7 @@ def test_statements_are_bounded_and_reprepared_after_discard(committed):
     try:
         for n in range(4):
             assert fetchone_prepared(f"SELECT %s::int + {n}", [1]) == (1 + n,)
-        assert len(_statements()) <= 2
+        assert len(_statements()) == 2  # the two most recently used
         with connection.cursor() as cursor:
             cursor.execute("DEALLOCATE ALL")  # what a pooler's DISCARD ALL does to them
         assert fetchone_prepared("SELECT %s::int + 3", [1]) == (4,)
