@@ -19,7 +19,7 @@ tests/test_ogc_fastpath.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -38,7 +38,8 @@ WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 @dataclass
 class Answer:
     """A handler's response. ``vary`` is the view's own Vary header; ``session_read`` says
-    whether Django's view would have looked at the user (then SessionMiddleware adds Cookie)."""
+    whether Django's view would have looked at the user (then SessionMiddleware adds Cookie);
+    ``after`` runs once the server has the whole response (when it closes the body)."""
 
     status: str
     content_type: str
@@ -46,6 +47,24 @@ class Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     vary: tuple[str, ...] = ()
     session_read: bool = False
+    after: Callable[[], None] | None = None
+
+
+class _Body:
+    """A WSGI body that runs ``after`` when the server closes it (PEP 3333: once the body
+    is handed over). Not a list: granian then sends our Content-Length as it is."""
+
+    def __init__(self, chunks: tuple[bytes, ...], after: Callable[[], None] | None) -> None:
+        self.chunks = chunks
+        self.after = after
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        after, self.after = self.after, None
+        if after is not None:
+            after()
 
 
 Handler = Callable[[dict, "Site"], Answer | None]
@@ -245,6 +264,9 @@ class FastPaths:
         if answer.status.startswith("304"):
             # As Django sends its empty 304 (HttpResponse defaults, CommonMiddleware's length).
             start_response(answer.status, [*headers, ("Content-Length", "0")])
-            return iter((b"",))  # an iterator: granian keeps our Content-Length
+            return _Body((b"",), answer.after)  # not a list: granian keeps our Content-Length
         start_response(answer.status, [*headers, ("Content-Length", str(len(answer.body)))])
-        return [] if environ["REQUEST_METHOD"] == "HEAD" else [answer.body]
+        chunks = () if environ["REQUEST_METHOD"] == "HEAD" else (answer.body,)
+        if answer.after is not None:
+            return _Body(chunks, answer.after)
+        return list(chunks)

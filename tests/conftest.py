@@ -184,7 +184,33 @@ class FastPathProbe:
         if query is not None:
             request["QUERY_STRING"] = query
         answered = []
-        body = b"".join(
-            self.app(request, lambda status, headers, *exc: answered.append((status, headers)))
+        response = self.app(
+            request, lambda status, headers, *exc: answered.append((status, headers))
         )
+        body = b"".join(response)
+        if hasattr(response, "close"):  # as a WSGI server does (a miss's cache write)
+            response.close()
         return answered[0][0], dict(answered[0][1]), body
+
+
+def wait_until(condition, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Poll ``condition()`` until it is true (a real server writes a missed tile to its cache
+    once the response is out, tiles/service.py: render_tile)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def cached_tile_file(cache_dir, path: str, key: str | None = None, audience: str = "public"):
+    """The cache file of a tile URL path ``/tiles/<key>/<z>/<x>/<y>.mvt``."""
+    _, _, url_key, z, x, y = path.split("/")
+    return cache_dir / (key or url_key) / audience / z / x / y
+
+
+def wait_for_cached(cache_dir, path: str, **kwargs) -> None:
+    """Wait until the server has written the tile at ``path`` to its cache."""
+    file = cached_tile_file(cache_dir, path, **kwargs)
+    wait_until(file.exists, what=str(file))

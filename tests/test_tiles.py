@@ -132,9 +132,10 @@ def test_box_area_prefilter_changes_nothing_drawn(layer_id):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname = %s",
-            [layer.table, f"{layer.table}_ioc_box_area"],
+            [layer.table, f"{layer.table}_ioc_geom_box_area"],
         )
-        assert mvt.BOX_AREA_FUNCTION in cursor.fetchone()[0]
+        indexdef = cursor.fetchone()[0]
+        assert "USING gist" in indexdef and mvt.BOX_AREA_FUNCTION in indexdef
         spec = mvt.specs_for(layer, ("name",))[0]
         for z in range(5, 13):
             tile = TMS.tile(LON, LAT, z)
@@ -147,6 +148,40 @@ def test_box_area_prefilter_changes_nothing_drawn(layer_id):
                     cursor.execute(statement, [z, tile.x, tile.y, z, tile.x, tile.y, *params])
                     drawn.append(bytes(cursor.fetchone()[0] or b""))
                 assert drawn[0] == drawn[1], (z, scale)
+
+
+def test_a_polygon_tile_over_the_size_limit_drops_its_smallest_in_one_statement(db):
+    """A polygon tile that would exceed MAX_TILE_BYTES keeps its largest polygons up to the
+    size estimate and drops the smallest, in its one statement (not drawn again generalised
+    harder): every kept polygon is larger than every dropped one."""
+    z = 12
+    tile = TMS.tile(LON, LAT, z)
+    west, south, east, north = TMS.bounds(tile)
+    n = 15_000
+    with connection.cursor() as cursor:
+        # squares of distinct sizes (30–60 m sides) well inside the tile, 30-byte names
+        cursor.execute(
+            "CREATE TEMP TABLE big_parcels AS SELECT i AS id, "
+            "'parcel ' || lpad(i::text, 22, '0') AS name, ST_Expand(ST_SetSRID(ST_MakePoint("
+            "%s + (%s - %s) * (0.05 + 0.9 * ((i::bigint * 7919) %% 1000 + 0.5) / 1000.0), "
+            "%s + (%s - %s) * (0.05 + 0.9 * ((i::bigint * 104729) %% 997 + 0.5) / 997.0)), "
+            "4326), 0.00014 * (1 + i::float8 / %s)) AS geom FROM generate_series(1, %s) AS i",
+            [west, east, west, south, north, south, n, n],
+        )
+        cursor.execute("CREATE INDEX ON big_parcels USING gist (geom)")
+        cursor.execute("ANALYZE big_parcels")
+    communes = mvt.specs_for(registry.get("communes"), ("name",))[0]
+    spec = dataclasses.replace(
+        communes, name="big", table="big_parcels", id_column="id", where="TRUE", params=()
+    )
+    with connection.cursor() as cursor:
+        rendered = mvt.render_spec(cursor, spec, z, tile.x, tile.y)
+    assert rendered.scale == 1.0  # not drawn a second time
+    assert 0.8 * mvt.MAX_TILE_BYTES < len(rendered.data) <= mvt.MAX_TILE_BYTES
+    kept = {f["id"] for f in decode(rendered.data)["big"]["features"]}
+    assert 1_000 < len(kept) < n
+    # sizes grow with the id: the kept ones are exactly the largest
+    assert kept == set(range(n - len(kept) + 1, n + 1))
 
 
 def test_zoom_limits(client, monkeypatch):

@@ -27,7 +27,7 @@ from geo.processes import stop_process
 from layers import services
 from layers.models import FeatureHistory
 from layers.registry import Access, registry
-from tests.conftest import FastPathProbe, start_server
+from tests.conftest import FastPathProbe, cached_tile_file, start_server, wait_for_cached
 from tiles import fastpath
 from tiles.cache import FileTileCache
 from tiles.listener import ChangeListener
@@ -177,13 +177,36 @@ def test_misses_are_rendered_in_process(committed, settings, tmp_path):
     assert call(f"/tiles/cameras/13/{t.x}/{t.y}.mvt")[2] == b"django"
 
 
+def test_a_miss_is_cached_once_the_server_closes_the_response(committed, settings, tmp_path):
+    """The cache write of a miss waits until the WSGI server closes the response (after the
+    body is handed over), so the client does not wait for the disk."""
+    from geo.fastpath import FastPaths
+
+    settings.TILE_CACHE_DIR = tmp_path
+    settings.TILE_CACHE_BACKEND = "file"
+    app = FastPaths(lambda environ, start_response: [b"django"], (fastpath.answer,))
+    t = TMS.tile(LON, LAT, 13)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": f"/tiles/schools/13/{t.x}/{t.y}.mvt",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.url_scheme": "http",
+    }
+    response = app(environ, lambda status, headers, *exc: None)
+    body = b"".join(response)
+    assert body and FileTileCache(tmp_path).load("schools", "public", 13, t.x, t.y) is None
+    response.close()
+    assert FileTileCache(tmp_path).load("schools", "public", 13, t.x, t.y) == body
+
+
 # --- against the real server -----------------------------------------------------------------
 def test_fast_path_equals_django(server):
-    url, _cache = server
+    url, cache = server
     session = requests.Session()
     path = tile_path("schools", 13)
     first = session.get(url + path, timeout=60)
     assert first.status_code == 200 and first.headers["X-Tile-Cache"] == "miss"
+    wait_for_cached(cache, path)  # written once the response was out
     for language in (None, "en", "vi", "en-US,en;q=0.9", "fr", "*"):
         extra = {"Accept-Language": language} if language else {}
         fast = session.get(url + path, headers=extra, timeout=30)
@@ -218,7 +241,8 @@ def test_misses_equal_djangos(server):
         path = tile_path(layer, z)
         fast = session.get(url + path, timeout=60)
         key = canonical_key([registry.get(i) for i in layer.split(",")])
-        cached = cache_dir / key / "public" / "/".join(path.split("/")[3:])
+        cached = cached_tile_file(cache_dir, path, key=key)
+        wait_for_cached(cache_dir, path, key=key)
         assert fast.headers["X-Tile-Cache"] == "miss" and cached.read_bytes() == fast.content
         cached.unlink()
         django = session.get(url + path, headers=DJANGO, timeout=60)
@@ -228,20 +252,24 @@ def test_misses_equal_djangos(server):
 def test_layers_with_private_fields_vary_on_cookie_as_django_says(server):
     """Field reports are public with restricted fields: Django reads the session to pick the
     audience (Vary: Cookie); the fast path answers the same."""
-    url, _cache = server
+    url, cache = server
     session = requests.Session()
     path = tile_path("field_reports", 10)
     session.get(url + path, timeout=60)
+    wait_for_cached(cache, path)
     fast = session.get(url + path, timeout=30)
     same(fast, session.get(url + path, headers=DJANGO, timeout=30))
     assert "Cookie" in fast.headers["Vary"] and fast.headers["X-Tile-Cache"] == "hit"
 
 
 def test_combined_public_keys_take_the_cache(server):
-    url, _cache = server
+    url, cache = server
     session = requests.Session()
     path = tile_path("communes,schools", 11)
     session.get(url + path, timeout=60)
+    wait_for_cached(
+        cache, path, key=canonical_key([registry.get("communes"), registry.get("schools")])
+    )
     fast = session.get(url + tile_path("schools,communes", 11), timeout=30)
     assert fast.headers["X-Tile-Cache"] == "hit"
     same(fast, session.get(url + path, headers=DJANGO, timeout=30))
@@ -278,7 +306,7 @@ def test_credentials_go_to_django(server, committed, users):
     signed_in = requests.get(url + path, cookies=cookies, timeout=60)
     assert signed_in.status_code == 200 and signed_in.content != b"public tile"
     assert signed_in.headers["Cache-Control"] == "private, no-cache"
-    assert (cache_dir / "field_reports" / "full" / "12" / str(t.x) / f"{t.y}.mvt").exists()
+    wait_for_cached(cache_dir, path, audience="full")
     # Authorization and any cookie: Django answers (anonymous there: the public tile, by the
     # same rules, so the answers agree)
     for extra in ({"Authorization": "Bearer ioc_x_y"}, DJANGO):
@@ -324,6 +352,7 @@ def test_an_edit_is_never_served_stale(server, committed, settings):
         path = tile_path("schools", 15, lon, lat)
         session = requests.Session()
         session.get(url + path, timeout=60)
+        wait_for_cached(cache_dir, path)
         before = session.get(url + path, timeout=30)
         assert before.headers["X-Tile-Cache"] == "hit"
         school = services.do_create_feature(
@@ -337,6 +366,7 @@ def test_an_edit_is_never_served_stale(server, committed, settings):
         after = session.get(url + path, timeout=60)
         assert after.headers["X-Tile-Cache"] == "miss"
         assert after.headers["ETag"] != before.headers["ETag"]
+        wait_for_cached(cache_dir, path)
         again = session.get(url + path, timeout=30)
         assert again.headers["X-Tile-Cache"] == "hit" and again.content == after.content
         assert school.name.encode() in after.content

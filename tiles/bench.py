@@ -571,8 +571,12 @@ def edit_latencies(app: str, servers: Servers, cfg: Config, say) -> dict[str, li
                 if prepare:
                     prepare()
                 before = session.get(url, timeout=30)
-                if session.get(url, timeout=30).headers.get("X-Tile-Cache") != "hit":
-                    raise RuntimeError(f"{url} is not cached after a request")
+                # a miss is written to the cache once its response is out: wait for that
+                deadline = time.perf_counter() + 5
+                while session.get(url, timeout=30).headers.get("X-Tile-Cache") != "hit":
+                    if time.perf_counter() > deadline:
+                        raise RuntimeError(f"{url} is not cached 5 s after a request")
+                    time.sleep(0.005)
                 started = time.perf_counter()
                 edit()
                 while True:

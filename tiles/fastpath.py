@@ -4,8 +4,9 @@
 anonymous audience ``public`` is answered before Django: a hit from the configured cache
 (``tiles.cache.get_cache()``, any backend) with no database at all, a miss rendered and
 cached by ``service.render_tile`` as Django's view does (without Django's request and nine
-middleware: ~0.3–0.8 ms of a tile). Everything else (bad input, a non-public layer, any
-credentials, a database error) goes to Django unchanged, which answers it by the same rules.
+middleware: ~0.3–0.8 ms of a tile), the cache write once the response is out. Everything
+else (bad input, a non-public layer, any credentials, a database error) goes to Django
+unchanged, which answers it by the same rules.
 
 The tile rules are not copied: the lookup uses ``tiles/service.py`` (resolve_layers with an
 anonymous user, canonical_key, audience, is_public, tile_etag) and the response
@@ -106,7 +107,7 @@ def public_tile(key: str, z: str, x: str, y: str, site: Site) -> tuple[service.T
         return hit, session_read
     tile = read_database(
         lambda: service.render_tile(
-            layers, AnonymousUser(), canonical, audience, *address, cache=cache
+            layers, AnonymousUser(), canonical, audience, *address, cache=cache, store_later=True
         ),
         key,
     )
@@ -123,5 +124,7 @@ def answer(environ: dict, site: Site) -> Answer | None:
     if etag_matches(environ.get("HTTP_IF_NONE_MATCH", ""), tile.etag):
         # As Django sends its empty 304 (HttpResponse's default content type)
         content_type = f"text/html; charset={site.charset}"
-        return Answer("304 Not Modified", content_type, b"", tile_headers(tile), (), session_read)
-    return Answer("200 OK", MVT_TYPE, tile.data, tile_headers(tile), (), session_read)
+        return Answer(
+            "304 Not Modified", content_type, b"", tile_headers(tile), (), session_read, tile.store
+        )
+    return Answer("200 OK", MVT_TYPE, tile.data, tile_headers(tile), (), session_read, tile.store)

@@ -7,6 +7,7 @@ before Django by tiles/fastpath.py, which shares this module's helpers.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
@@ -58,9 +59,26 @@ def tile_headers(tile: service.Tile) -> list[tuple[str, str]]:
     return headers
 
 
-def _cache_headers(response: HttpResponse, tile: service.Tile) -> HttpResponse:
+class TileResponse(HttpResponse):
+    """A tile's response; a miss's cache write (``Tile.store``) runs when it is closed: WSGI
+    servers close a response once its body is handed over, Django's test client before it
+    returns it."""
+
+    after: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            after, self.after = self.after, None
+            if after is not None:
+                after()
+
+
+def _cache_headers(response: TileResponse, tile: service.Tile) -> TileResponse:
     for name, value in tile_headers(tile):
         response[name] = value
+    response.after = tile.store
     return response
 
 
@@ -87,16 +105,15 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
             "z, x and y must be non-negative integers.",
         )
     try:
-        tile = service.get_tile(layer, request.user, *address)
+        tile = service.get_tile(layer, request.user, *address, store_later=True)
     except service.TileNotFound:
         return _not_found(layer)
     except ValueError as exc:
         return _error(400, f"Ô bản đồ ngoài lưới: {exc}", f"Tile outside the grid: {exc}")
     # META, not request.headers: that builds a dict of every header to read this one
     if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), tile.etag):
-        return _cache_headers(HttpResponse(status=304), tile)
-    response = HttpResponse(tile.data, content_type=MVT_TYPE)
-    return _cache_headers(response, tile)
+        return _cache_headers(TileResponse(status=304), tile)
+    return _cache_headers(TileResponse(tile.data, content_type=MVT_TYPE), tile)
 
 
 @require_safe
