@@ -406,11 +406,12 @@ def _nearest_page(
     return sql, args
 
 
-def fetch_page(query: ItemsQuery) -> Page:
-    """The page, its size and numberMatched (exact, or None when counting is expensive)."""
+def fetch_page(query: ItemsQuery, statement: tuple[str, list[Any]] | None = None) -> Page:
+    """The page, its size and numberMatched (exact, or None when counting is expensive).
+    ``statement``: ``page_statement(query)``, when the caller has it already."""
     if query.empty:
         return Page(b"", 0, 0)
-    sql, args = page_statement(query)
+    sql, args = statement or page_statement(query)
     if query.q:  # filters compiled by Django's ORM: keep its client-side binding
         with connection.cursor() as cursor:
             cursor.execute(sql, args)

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -259,12 +260,31 @@ def _allow(caller: Caller, layer: FeatureLayer, item: bool, patch: bool = False)
     return ", ".join(verbs)
 
 
-def _page_links(ogc_url, params, items, returned, matched) -> list[dict[str, Any]]:
-    layer = items.layer
-    base = f"{ogc_url}/collections/{layer.id}/items"
+@dataclass(frozen=True)
+class ItemsPlan:
+    """What one /items page needs besides the database: the parsed query, its statement and
+    the start of its paging links. Built per request by the view; the fast path remembers
+    plans per query string (ogc_services/fastpath.py)."""
+
+    ogc_url: str
+    params: dict[str, str]
+    parsed: query.ItemsQuery
+    statement: tuple[str, list[Any]] | None  # None: the request can match nothing
+    selecting: str  # the links' URL up to the format and offset
+
+
+def items_plan(ogc_url: str, params: dict[str, str], parsed: query.ItemsQuery) -> ItemsPlan:
+    base = f"{ogc_url}/collections/{parsed.layer.id}/items"
     # the selecting parameters, encoded once for every link of the page
     selecting = urlencode({k: v for k, v in params.items() if k != "offset"})
     selecting = f"{base}?{selecting}&" if selecting else f"{base}?"
+    statement = None if parsed.empty else query.page_statement(parsed)
+    return ItemsPlan(ogc_url, params, parsed, statement, selecting)
+
+
+def _page_links(plan: ItemsPlan, returned: int, matched: int | None) -> list[dict[str, Any]]:
+    items, params, selecting = plan.parsed, plan.params, plan.selecting
+    layer = items.layer
 
     def href(offset: int | None = None, fmt: str = "json") -> str:
         if offset is None:
@@ -279,7 +299,7 @@ def _page_links(ogc_url, params, items, returned, matched) -> list[dict[str, Any
         {
             "rel": "collection",
             "type": "application/json",
-            "href": f"{ogc_url}/collections/{layer.id}",
+            "href": f"{plan.ogc_url}/collections/{layer.id}",
         },
     ]
     more = returned == items.limit and (matched is None or items.offset + returned < matched)
@@ -315,21 +335,22 @@ def items(request: HttpRequest, caller: Caller, collection_id: str) -> HttpRespo
         import pygeoapi.api.itemtypes as itemtypes_api
 
         return _pygeoapi(request, caller, itemtypes_api.get_collection_items, collection_id)
-    response = HttpResponse(items_body(base_url(request), params, parsed), content_type=GEOJSON)
+    body = items_body(items_plan(base_url(request), params, parsed))
+    response = HttpResponse(body, content_type=GEOJSON)
     response["Content-Crs"] = f"<{parsed.crs.uri}>"
     return response
 
 
-def items_body(ogc_url: str, params: dict[str, str], parsed: query.ItemsQuery) -> bytes:
+def items_body(plan: ItemsPlan) -> bytes:
     """The GeoJSON FeatureCollection of one /items page (this view and ogc_services/fastpath.py):
     the features as PostgreSQL wrote them, then the counts and the paging links."""
-    page = query.fetch_page(parsed)
+    page = query.fetch_page(plan.parsed, plan.statement)
     tail: dict[str, Any] = {}
     if page.matched is not None:
         tail["numberMatched"] = page.matched
     tail["numberReturned"] = page.returned
     tail["timeStamp"] = query.now_stamp()
-    tail["links"] = _page_links(ogc_url, params, parsed, page.returned, page.matched)
+    tail["links"] = _page_links(plan, page.returned, page.matched)
     return (
         b'{"type":"FeatureCollection","features":['
         + page.features

@@ -170,3 +170,21 @@ def test_decisions_in_process(committed):
         method = environ_extra.pop("REQUEST_METHOD", "GET")
         assert call(path, method, query, **environ_extra)[2] == b"django", (path, query, extra)
         assert call.passed == [f"{path}?{query}"]
+
+
+def test_remembered_plans_follow_the_registry_and_the_host(committed, monkeypatch):
+    """A page's plan is remembered per root URL, collection and query string while the
+    registry holds the same declaration: links follow the request's host, and a collection
+    no longer public goes to Django at once."""
+    import dataclasses
+
+    from layers.registry import Access, registry
+
+    call = FastPathProbe(fastpath.answer)
+    path, query = "/ogc/collections/schools/items", "limit=1"
+    for host in ("127.0.0.1:8000", "localhost:8000", "127.0.0.1:8000"):
+        status, _, body = call(path, query=query, HTTP_HOST=host)
+        assert status == "200 OK" and f"http://{host}/ogc/collections/schools".encode() in body
+    internal = dataclasses.replace(registry.get("schools"), access=Access.INTERNAL)
+    monkeypatch.setitem(registry._layers, "schools", internal)
+    assert call(path, query=query)[2] == b"django" and call.passed == [f"{path}?{query}"]
