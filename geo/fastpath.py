@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -136,6 +137,15 @@ class Site:
     def memo(self, name: str) -> dict:
         """A handler's own memo, forgotten when the settings change."""
         return self.memos.setdefault(name, {})
+
+    def remember[V](self, name: str, key: Any, value: V, limit: int) -> V:
+        """Put ``value`` in the memo ``name``, emptied first when it holds ``limit`` entries
+        (bounded: its keys come from the client's request)."""
+        memo = self.memo(name)
+        if len(memo) >= limit:
+            memo.clear()
+        memo[key] = value
+        return value
 
     def is_secure(self, environ: dict) -> bool:
         """HttpRequest.is_secure()."""

@@ -313,6 +313,11 @@ class LayerRegistry:
         except KeyError:
             raise UnknownLayer(layer_id) from None
 
+    def holds(self, layers: Iterable[LayerBase]) -> bool:
+        """Are these the very declarations the registry holds now? (What a memo built from
+        them checks before it is used: tests and reloads replace declarations.)"""
+        return all(self._layers.get(layer.id) is layer for layer in layers)
+
     def __iter__(self) -> Iterator[LayerBase]:
         return iter(self._layers.values())
 

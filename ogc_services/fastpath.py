@@ -23,7 +23,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import QueryDict
 
 from geo.fastpath import Answer, Site, read_database
-from layers.registry import UnknownLayer, registry
+from layers.registry import registry
 from ogc_services import query
 from ogc_services.auth import Caller
 from ogc_services.config import CATALOG_ID
@@ -60,15 +60,6 @@ def _plan(root_url: str, collection_id: str, query_string: str) -> tuple[ItemsPl
     return items_plan(f"{root_url}/ogc", params, parsed), f
 
 
-def _current(plan: ItemsPlan) -> bool:
-    """Is the plan's layer still the registry's declaration?"""
-    layer = plan.parsed.layer
-    try:
-        return registry.get(layer.id) is layer
-    except UnknownLayer:
-        return False
-
-
 def answer(environ: dict, site: Site) -> Answer | None:
     """The fast path's response to an eligible request (geo.fastpath.eligible), or None.
 
@@ -82,15 +73,12 @@ def answer(environ: dict, site: Site) -> Answer | None:
     if match is None or match.group(1) == CATALOG_ID:
         return None
     key = (site.root_url(environ), match.group(1), environ.get("QUERY_STRING", ""))
-    plans = site.memo("ogc-items")
-    known = plans.get(key)
-    if known is None or not _current(known[0]):
+    known = site.memo("ogc-items").get(key)
+    if known is None or not registry.holds((known[0].parsed.layer,)):
         known = _plan(*key)
         if known is None:
             return None
-        if len(plans) >= 4096:  # bounded: the query string is the client's to choose
-            plans.clear()
-        plans[key] = known
+        site.remember("ogc-items", key, known, 4096)
     plan, f = known
     if response_format(f, environ.get("HTTP_ACCEPT", "")) != "json":
         return None

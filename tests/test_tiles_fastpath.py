@@ -177,6 +177,23 @@ def test_misses_are_rendered_in_process(committed, settings, tmp_path):
     assert call(f"/tiles/cameras/13/{t.x}/{t.y}.mvt")[2] == b"django"
 
 
+def test_remembered_paths_follow_the_registry(committed, settings, tmp_path, monkeypatch):
+    """A tile path's meaning is remembered while the registry holds the same declarations: a
+    layer made internal goes to Django at once, even for a path answered before."""
+    import dataclasses
+
+    settings.TILE_CACHE_DIR = tmp_path
+    settings.TILE_CACHE_BACKEND = "file"
+    call = FastPathProbe(fastpath.answer)
+    t = TMS.tile(LON, LAT, 13)
+    path = f"/tiles/schools/13/{t.x}/{t.y}.mvt"
+    for _ in range(2):  # a miss, then a hit through the remembered path
+        assert call(path)[0] == "200 OK" and call.passed == []
+    internal = dataclasses.replace(registry.get("schools"), access=Access.INTERNAL)
+    monkeypatch.setitem(registry._layers, "schools", internal)
+    assert call(path)[2] == b"django" and call.passed == [path]
+
+
 def test_a_miss_is_cached_once_the_server_closes_the_response(committed, settings, tmp_path):
     """The cache write of a miss waits until the WSGI server closes the response (after the
     body is handed over), so the client does not wait for the disk."""

@@ -24,7 +24,7 @@ import re
 from django.contrib.auth.models import AnonymousUser
 
 from geo.fastpath import Answer, Site, read_database
-from layers.registry import FeatureLayer, UnknownLayer, registry
+from layers.registry import FeatureLayer, registry
 from tiles import mvt, service
 from tiles.cache import InvalidTileAddress, get_cache
 from tiles.views import MVT_TYPE, etag_matches, parse_zxy, suspicious, tile_headers
@@ -60,11 +60,8 @@ def _public_key(key: str, site: Site) -> tuple[list[FeatureLayer], str, str, boo
     known = keys.get(key)
     if known is not None:
         layers, found = known
-        try:
-            if all(registry.get(layer.id) is layer for layer in layers):
-                return None if found is None else (list(layers), *found)
-        except UnknownLayer:
-            pass
+        if registry.holds(layers):
+            return None if found is None else (list(layers), *found)
     user = _WatchedAnonymous()
     try:
         layers = service.resolve_layers(key, user)
@@ -87,14 +84,9 @@ def _public_address(
     view's own rules (suspicious, parse_zxy, check_tile_address, ``_public_key``), remembered per
     path while the registry holds the same layer declarations: a hit then costs a dictionary
     lookup here instead of ~10 µs of parsing (a third of a hit in process)."""
-    paths = site.memo("tile-paths")
-    known = paths.get(path)
-    if known is not None:
-        try:
-            if all(registry.get(layer.id) is layer for layer in known[0]):
-                return known
-        except UnknownLayer:
-            pass
+    known = site.memo("tile-paths").get(path)
+    if known is not None and registry.holds(known[0]):
+        return known
     match = TILE_PATH.match(path)
     if match is None:
         return None
@@ -113,10 +105,7 @@ def _public_address(
         return None
     layers, canonical, audience, session_read = public
     found = (tuple(layers), canonical, audience, session_read, address)
-    if len(paths) >= 8192:  # bounded: the path is the client's to choose
-        paths.clear()
-    paths[path] = found
-    return found
+    return site.remember("tile-paths", path, found, 8192)
 
 
 def public_tile(path: str, site: Site) -> tuple[service.Tile, bool] | None:

@@ -30,10 +30,6 @@ def wants_box_area_index(layer: FeatureLayer) -> bool:
     )
 
 
-def box_area_index_name(layer: FeatureLayer) -> str:
-    return f"{layer.table.rpartition('.')[2]}_ioc_geom_box_area"[:63]
-
-
 def install_box_area_index(
     cursor, layer: FeatureLayer, say: Callable[[str], None] | None = None
 ) -> bool:
@@ -41,7 +37,7 @@ def install_box_area_index(
     knows the sizes), dropping the earlier btree on the box area alone. Returns whether it was
     created."""
     schema, _, name = layer.table.rpartition(".")
-    index = box_area_index_name(layer)
+    index = f"{name}_ioc_geom_box_area"[:63]
     cursor.execute(
         "SELECT 1 FROM pg_indexes WHERE schemaname = coalesce(nullif(%s, ''), current_schema()) "
         "AND indexname = %s",
